@@ -1,0 +1,236 @@
+"""Command line: parses, builds, dispatches. Errors a user can cause print one line, no traceback."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import UserError
+
+FOLDER_METHOD = "dcec"  # the default for photo folders: see README "Which method for photos"
+FOLDER_IMAGE_SIZE = 64
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--k", type=int, default=None, help="number of clusters (default 10)")
+    p.add_argument("--config", help="YAML file of settings (same keys as config.yaml in a run folder)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one setting, e.g. --set encoder.pool=gap (repeatable)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--device", default=None, help="auto | cpu | cuda[:N]")
+    p.add_argument("--out", default=None, help="parent folder of run folders (default runs/)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
+    p.add_argument("--no-report", action="store_true", help="skip writing report.html")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="deepclust", description="Deep image clustering.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    p = sub.add_parser("cluster", help="cluster a folder of images")
+    p.add_argument("folder")
+    p.add_argument("--method", default=None, help=f"method (default {FOLDER_METHOD}); see 'deepclust list'")
+    p.add_argument("--image-size", type=int, default=None, help=f"side in pixels (default {FOLDER_IMAGE_SIZE})")
+    p.add_argument("--channels", type=int, choices=(1, 3), default=None, help="1 = grey, 3 = colour (default: auto)")
+    _common(p)
+
+    p = sub.add_parser("fit", help="fit a method on a built-in dataset (or a folder)")
+    p.add_argument("--method", default=None, help="method name (default dec); see 'deepclust list'")
+    p.add_argument("--data", default=None, help="mnist | mnist-test | fashion-mnist | usps | coil20 | digits | FOLDER")
+    p.add_argument("--data-root", default=None, help="where the datasets are (or set DEEPCLUST_DATA)")
+    p.add_argument("--profile", choices=("quick", "full"), default=None,
+                   help="use the benchmark schedule for this method and dataset")
+    _common(p)
+
+    p = sub.add_parser("predict", help="assign new images to the clusters of a finished run")
+    p.add_argument("run_dir")
+    p.add_argument("folder")
+    p.add_argument("--output", default=None, help="CSV to write (default RUN_DIR/predictions-<folder>.csv)")
+
+    sub.add_parser("list", help="show methods, encoders, losses, refreshers and datasets")
+
+    p = sub.add_parser("report", help="(re)write report.html of a run folder")
+    p.add_argument("run_dir")
+
+    p = sub.add_parser("bench", help="run a paper table, or print it: deepclust bench report TABLE")
+    p.add_argument("table", help="table name (e.g. gapdcec-table1), or 'report'")
+    p.add_argument("rest", nargs="*", help="with 'report': the table name")
+    p.add_argument("--profile", choices=("quick", "full"), default="quick")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--rows", nargs="+", default=None, help="only these rows")
+    p.add_argument("--datasets", nargs="+", default=None, help="only these datasets")
+    p.add_argument("--results", default=None, help="results folder (default benchmarks/results)")
+    p.add_argument("--data-root", default=None)
+    p.add_argument("--device", default=None)
+    return ap
+
+
+def _train(args, data_name: str, method_default: str, image_size_default: int | None) -> int:
+    from .config import deep_update
+    from .data import load_dataset
+    from .methods.pipeline import fit, make_config, write_outputs
+    from .train.rundir import RunDir
+
+    if args.resume:
+        run = RunDir(Path(args.resume))
+        if not (run.path / "config.yaml").is_file():
+            raise UserError(f"'{args.resume}' has no config.yaml: pass the run folder printed by the first run")
+        cfg = make_config("dec", config_file=str(run.path / "config.yaml"))
+    else:
+        over: dict = {"method": {}, "data": {"name": data_name}, "train": {}}
+        if args.k is not None:
+            over["method"]["n_clusters"] = args.k
+        if getattr(args, "method", None):
+            over["method"]["name"] = args.method
+        if getattr(args, "data_root", None):
+            over["data"]["root"] = args.data_root
+        if getattr(args, "image_size", None):
+            over["data"]["image_size"] = args.image_size
+        if getattr(args, "channels", None):
+            over["data"]["channels"] = args.channels
+        if args.seed is not None:
+            over["train"]["seed"] = args.seed
+        if args.device:
+            over["train"]["device"] = args.device
+        if args.quiet:
+            over["train"]["progress"] = False
+        if args.out:
+            over["out_dir"] = args.out
+        method = over["method"].get("name") or method_default
+        profile = getattr(args, "profile", None)
+        if profile:
+            from .bench.tables import profile_overrides
+
+            over = deep_update(profile_overrides(method, data_name, profile), over)
+            over["profile"] = profile
+        cfg = make_config(method, config_file=args.config, sets=args.set, overrides=over)
+        if cfg.data.image_size is None and image_size_default is not None:
+            from .config import merge
+
+            cfg = merge(cfg, {"data": {"image_size": image_size_default}})
+        run = None
+    d = cfg.data
+    data = load_dataset(d.name, root=d.root, image_size=d.image_size, channels=d.channels, limit=d.limit)
+    if data.skipped:
+        print(f"skipped {len(data.skipped)} unreadable file(s):", file=sys.stderr)
+        for f, why in data.skipped[:20]:
+            print(f"  {f}: {why}", file=sys.stderr)
+        if len(data.skipped) > 20:
+            print(f"  ... and {len(data.skipped) - 20} more (see skipped.csv)", file=sys.stderr)
+    if run is None:
+        from .methods.pipeline import validate
+
+        validate(cfg, data)  # fail before creating a run folder
+        run = RunDir.create(cfg)
+        run.write_config(cfg)
+        run.write_skipped(data.skipped)
+    print(f"run folder: {run.path}")
+    print(f"{cfg.method.name} on {data.name}: {len(data)} images of {tuple(data.images.shape[1:])}, "
+          f"k={cfg.method.n_clusters}")
+    try:
+        res = fit(cfg, data, run=run, resume=bool(args.resume), echo=print)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: continue with  deepclust {args.cmd} --resume {run.path}", file=sys.stderr)
+        return 130
+    result = write_outputs(run, cfg, data, res)
+    if res.metrics:
+        print("  ".join(f"{k.upper()} {v:.4f}" for k, v in res.metrics.items()))
+    print(f"cluster sizes: {result['cluster_sizes']}   time {res.wall_s:.1f} s on {res.device}")
+    print(f"assignments: {run.path / 'assignments.csv'}")
+    if not args.no_report:
+        from .report import write_report
+
+        print(f"report:      {write_report(run.path)}")
+    return 0
+
+
+def _predict(args) -> int:
+    import csv
+
+    import torch
+
+    from .data import load_dataset
+    from .methods.pipeline import load_model, soft_assign
+
+    cfg, model, centers, result = load_model(args.run_dir)
+    c, h, w = result["image_shape"]
+    data = load_dataset(args.folder, image_size=h, channels=c)
+    if data.skipped:
+        print(f"skipped {len(data.skipped)} unreadable file(s):", file=sys.stderr)
+        for f, why in data.skipped[:20]:
+            print(f"  {f}: {why}", file=sys.stderr)
+    with torch.no_grad():
+        z = torch.cat([model.ae.encode(data.images[i:i + 2048].float() / 255) for i in range(0, len(data), 2048)])
+    labels, conf, dist = soft_assign(z, centers, cfg.method.alpha)
+    thr = float(result.get("outlier_distance", float("inf")))
+    out = Path(args.output) if args.output else Path(args.run_dir) / f"predictions-{Path(args.folder).name}.csv"
+    with open(out, "w", newline="") as f:
+        wr = csv.writer(f)
+        wr.writerow(["file", "cluster", "confidence", "distance", "fits"])
+        for i, name in enumerate(data.names):
+            wr.writerow([name, int(labels[i]), f"{conf[i]:.4f}", f"{dist[i]:.4f}", "yes" if dist[i] <= thr else "no"])
+    n_out = int((dist > thr).sum())
+    print(f"{len(data)} images assigned; {n_out} fit no cluster (farther than 99% of the training images)")
+    print(f"predictions: {out}")
+    return 0
+
+
+def _list() -> int:
+    from . import data as data_mod
+    from .registry import ENCODERS, LOSSES, METHODS, REFRESHERS
+
+    print("methods:")
+    for name, r in METHODS.items():
+        print(f"  {name:<10} {r.summary}")
+    print("encoders:   " + ", ".join(ENCODERS.names()))
+    print("losses:     " + ", ".join(LOSSES.names()))
+    print("refreshers: " + ", ".join(REFRESHERS.names()))
+    print("datasets:   " + ", ".join(data_mod.DATASETS) + ", or any folder of images")
+    from .bench.tables import TABLES
+
+    print("bench:      " + ", ".join(sorted(TABLES)))
+    return 0
+
+
+def _bench(args) -> int:
+    from .bench import runner
+
+    if args.table == "report":
+        if not args.rest:
+            raise UserError("deepclust bench report needs a table name, e.g. deepclust bench report gapdcec-table1")
+        print(runner.report(args.rest[0], results=args.results))
+        return 0
+    runner.run(args.table, profile=args.profile, seeds=args.seeds, rows=args.rows, datasets=args.datasets,
+               results=args.results, data_root=args.data_root, device=args.device)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from . import methods, nets, objectives, refresh  # noqa: F401  (registries)
+
+    args = build_parser().parse_args(argv)
+    try:
+        if args.cmd == "cluster":
+            return _train(args, args.folder, FOLDER_METHOD, FOLDER_IMAGE_SIZE)
+        if args.cmd == "fit":
+            return _train(args, args.data or "digits", "dec", None)
+        if args.cmd == "predict":
+            return _predict(args)
+        if args.cmd == "list":
+            return _list()
+        if args.cmd == "report":
+            from .report import write_report
+
+            print(write_report(Path(args.run_dir)))
+            return 0
+        if args.cmd == "bench":
+            return _bench(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,3 @@
+from .kmeans import kmeans
+
+__all__ = ["kmeans"]

@@ -1,0 +1,55 @@
+"""Data loading: built-in benchmark datasets and arbitrary image folders, as `ImageSet`s.
+
+`load_dataset` is the single entry point the CLI and benchmarks use; it hides whether the
+images came from an idx file, an HDF5 file or a folder of JPEGs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from deepclust.data.builtin import DATASETS, load_builtin, resolve_data_root
+from deepclust.data.folder import load_folder
+from deepclust.data.imageset import ImageSet
+from deepclust.data.transforms import check_channels, check_image_size, check_limit, convert_channels, resize_images
+from deepclust.errors import UserError
+
+__all__ = ["DATASETS", "ImageSet", "load_dataset", "load_folder", "resolve_data_root"]
+
+_FOLDER_IMAGE_SIZE = 64  # folders have no native size; this is the default for them
+
+
+def load_dataset(
+    name: str | os.PathLike,
+    root: str | os.PathLike | None = None,
+    image_size: int | None = None,
+    channels: int | None = None,
+    limit: int | None = None,
+) -> ImageSet:
+    """A built-in dataset by name, or every image of a folder.
+
+    Built-ins keep their native size and 1 channel unless `image_size` / `channels` ask
+    otherwise (e.g. coil20 at 32 px). Folders default to 64 px and automatic channels.
+    `root` is where the built-in datasets live (see `resolve_data_root`); folders ignore it.
+    """
+    check_image_size(image_size)
+    check_channels(channels)
+    check_limit(limit)
+    key = str(name).strip()
+    if key.lower() in DATASETS:
+        data = load_builtin(key.lower(), root=root, limit=limit)
+        images = data.images
+        if image_size is not None:
+            images = resize_images(images, image_size)
+        if channels is not None:
+            images = convert_channels(images, channels)
+        if images is data.images:
+            return data
+        return ImageSet(images=images, labels=data.labels, names=data.names, name=data.name)
+    folder = Path(key).expanduser()
+    if key and folder.exists():
+        return load_folder(folder, image_size or _FOLDER_IMAGE_SIZE, channels, limit=limit)
+    raise UserError(
+        f"unknown dataset {key!r}: use one of {', '.join(DATASETS)}, or a folder path"
+    )

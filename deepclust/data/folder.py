@@ -1,0 +1,201 @@
+"""Load any folder of images (recursively) as an ImageSet.
+
+Real folders hold surprises: corrupt, truncated and empty files, text files with an
+image extension, palette/CMYK/16-bit/transparent images, animations, huge scans. One
+bad file must never stop a run, so every file is decoded inside its own try/except and
+a failure becomes an entry in `skipped` (relative path, short reason) that the caller
+reports. Decoded results are cached (see cache.py) so a second run does not decode again.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from deepclust.data import cache
+from deepclust.data.imageset import ImageSet
+from deepclust.data.transforms import check_channels, check_image_size, check_limit
+from deepclust.errors import UserError
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+_HIGH_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
+# RGB images whose bands differ by at most this much are grey (JPEG rounding leaves ±1).
+_GREY_TOLERANCE = 2
+
+
+def find_images(folder: Path) -> list[str]:
+    """Relative POSIX paths of image files under `folder`, sorted; hidden files/dirs left out."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]  # prune hidden dirs
+        for fname in filenames:
+            if not fname.startswith(".") and os.path.splitext(fname)[1].lower() in IMAGE_EXTENSIONS:
+                found.append(Path(dirpath, fname).relative_to(folder).as_posix())
+    return sorted(found)
+
+
+def _flatten_alpha(im: Image.Image) -> Image.Image:
+    """Composite a transparent image onto white: clustering should see the object, not
+    whatever colour happens to sit under fully transparent pixels."""
+    target = "LA" if im.mode in ("LA", "La") else "RGBA"
+    arr = np.asarray(im.convert(target), dtype=np.int32)
+    colour, alpha = arr[..., :-1], arr[..., -1:]
+    out = (colour * alpha + 255 * (255 - alpha) + 127) // 255
+    out = out[..., 0] if target == "LA" else out
+    return Image.fromarray(out.astype(np.uint8))
+
+
+def _rescale_high_bit(im: Image.Image) -> Image.Image:
+    """16-bit or float → 0–255 by the image's own min/max (its range is unknown a priori)."""
+    arr = np.asarray(im, dtype=np.float64)
+    finite = np.isfinite(arr)
+    out = np.zeros(arr.shape, dtype=np.float64)
+    if finite.any():
+        lo, hi = arr[finite].min(), arr[finite].max()
+        if hi > lo:
+            out = np.where(finite, (arr - lo) * (255.0 / (hi - lo)), 0.0)
+    return Image.fromarray(np.rint(out).clip(0, 255).astype(np.uint8))
+
+
+def _to_8bit(im: Image.Image) -> Image.Image:
+    """Any PIL mode → "L" or "RGB"."""
+    mode = im.mode
+    if mode in ("L", "RGB"):
+        return im
+    if mode == "1":
+        return im.convert("L")
+    if mode in _HIGH_BIT_MODES:
+        return _rescale_high_bit(im)
+    if mode in ("P", "PA", "LA", "La", "RGBA", "RGBa"):
+        return _flatten_alpha(im)
+    return im.convert("RGB")  # CMYK, YCbCr, LAB, HSV, ...
+
+
+def _resize_crop(im: Image.Image, size: int) -> Image.Image:
+    """Shorter side → size, centre crop to size×size, in one antialiased resize.
+
+    `reducing_gap` first shrinks big images by an integer factor (fast, low memory).
+    """
+    w, h = im.size
+    side = min(w, h)
+    box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
+    if im.size == (size, size):
+        return im
+    return im.resize((size, size), Image.Resampling.BILINEAR, box=box, reducing_gap=2.0)
+
+
+def decode_image(path: Path, size: int, channels: int | None) -> np.ndarray:
+    """One file → H×W×C uint8 (C = channels, or for None 1 when grey and 3 when colour).
+
+    Raises on any unreadable file; the caller turns that into a `skipped` entry.
+    """
+    if path.stat().st_size == 0:
+        raise ValueError("empty file (0 bytes)")
+    with Image.open(path) as im:  # animated files open on their first frame
+        if im.format == "JPEG":
+            im.draft(None, (size, size))  # decode at 1/2, 1/4, 1/8 scale when that suffices
+        im.load()  # decode now, so truncation is detected here
+        out = _resize_crop(_to_8bit(im), size)
+    if channels == 1 and out.mode != "L":
+        out = out.convert("L")
+    elif channels == 3 and out.mode != "RGB":
+        out = out.convert("RGB")
+    arr = np.asarray(out)
+    if channels is None and arr.ndim == 3:
+        bands = arr.astype(np.int16)
+        diff = max(np.abs(bands[..., 0] - bands[..., 1]).max(), np.abs(bands[..., 0] - bands[..., 2]).max())
+        if diff <= _GREY_TOLERANCE:
+            arr = np.asarray(out.convert("L"))
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def _reason(e: Exception) -> str:
+    """A short one-line reason for `skipped`."""
+    if isinstance(e, Image.DecompressionBombError):
+        return "too large to decode safely: " + str(e).split(",")[0]
+    if isinstance(e, UnidentifiedImageError):
+        return "not an image, or an unsupported format"
+    msg = " ".join(str(e).split()) or type(e).__name__
+    if isinstance(e, OSError) and "truncated" in msg:
+        return f"truncated file ({msg})"
+    return msg if len(msg) <= 160 else msg[:157] + "..."
+
+
+def _try_decode(path: Path, size: int, channels: int | None) -> np.ndarray | str:
+    try:
+        return decode_image(path, size, channels)
+    except Exception as e:  # noqa: BLE001 - one bad file must not stop the run
+        return _reason(e)
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+        return st.st_size, st.st_mtime_ns
+    except OSError:
+        return -1, -1
+
+
+def _decode_all(folder: Path, rels: list[str], size: int, channels: int | None) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
+    """Decode in a small thread pool (PIL releases the GIL while decoding)."""
+    workers = min(4, max(2, os.cpu_count() or 2))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(lambda rel: _try_decode(folder / rel, size, channels), rels))
+    good = [(rel, r) for rel, r in zip(rels, results) if isinstance(r, np.ndarray)]
+    skipped = [(rel, r) for rel, r in zip(rels, results) if isinstance(r, str)]
+    if not good:
+        first = f"{skipped[0][0]}: {skipped[0][1]}" if skipped else "none"
+        raise UserError(
+            f"no readable image under {folder}: all {len(skipped)} image files were skipped "
+            f"(first: {first}); check or replace the files"
+        )
+    n_ch = channels or (3 if any(a.shape[2] == 3 for _, a in good) else 1)
+    images = np.empty((len(good), n_ch, size, size), dtype=np.uint8)
+    for i, (_, arr) in enumerate(good):
+        images[i] = arr.transpose(2, 0, 1)  # a grey image broadcasts into 3 channels
+    return images, [rel for rel, _ in good], skipped
+
+
+def load_folder(path: str | os.PathLike, image_size: int = 64, channels: int | None = None, *, limit: int | None = None) -> ImageSet:
+    """All images under `path` (recursively), size×size, labels None.
+
+    channels: None = 3 if any readable image is colour, else 1; 1 = grey; 3 = RGB.
+    limit: decode only the first N files (in sorted order), for tests and quick looks.
+    Unreadable files are listed in `skipped` as (relative path, reason), not raised.
+    """
+    check_image_size(image_size)
+    check_channels(channels)
+    check_limit(limit)
+    folder = Path(path).expanduser()
+    if not folder.exists():
+        raise UserError(f"folder not found: {folder}; check the path or pass an existing folder of images")
+    if not folder.is_dir():
+        raise UserError(f"{folder} is a file, not a folder; pass the folder that holds the images")
+    rels = find_images(folder)
+    if not rels:
+        exts = ", ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS))
+        raise UserError(f"no image files ({exts}) found under {folder}; pass the folder that holds the images")
+    if limit is not None:
+        rels = rels[:limit]
+
+    key = cache.make_key("folder", str(folder.resolve()), image_size, channels,
+                         [(rel, *_stat(folder / rel)) for rel in rels])
+    cache_file = cache.cache_dir() / "folders" / f"{key}.npz"
+    cached = cache.load_npz(cache_file)
+    if cached is not None and {"images", "names", "skipped_files", "skipped_reasons"} <= cached.keys():
+        images, names = cached["images"], [str(s) for s in cached["names"]]
+        skipped = list(zip(map(str, cached["skipped_files"]), map(str, cached["skipped_reasons"])))
+    else:
+        ImageFile.LOAD_TRUNCATED_IMAGES = False  # PIL's default; a truncated file must fail, not half-load
+        images, names, skipped = _decode_all(folder, rels, image_size, channels)
+        cache.save_npz(
+            cache_file, images=images, names=np.array(names, dtype=str),
+            skipped_files=np.array([f for f, _ in skipped], dtype=str),
+            skipped_reasons=np.array([r for _, r in skipped], dtype=str),
+        )
+    return ImageSet(images=torch.from_numpy(images), labels=None, names=names, name=str(path), skipped=skipped)

@@ -1,0 +1,236 @@
+"""From a RunConfig and an ImageSet to a fitted model: validate, build, pretrain, cluster, assign."""
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..cluster import kmeans
+from ..config import RunConfig, StageConfig, from_dict, load_yaml, merge, parse_sets
+from ..data.imageset import ImageSet
+from ..errors import UserError
+from ..metrics import evaluate
+from ..nets import ClusterNet, StudentTHead, build_autoencoder
+from ..objectives import ClusterState
+from ..refresh import Context, build_refresher
+from ..registry import LOSSES
+from ..train.device import resolve_device, seed_everything
+from ..train.loop import Term, run_stage
+from ..train.rundir import RunDir, git_commit
+from .recipes import recipe
+
+STAGES = ("pretrain", "cluster")
+
+
+def make_config(method: str, config_file: str | None = None, sets: list[str] | None = None,
+                overrides: dict[str, Any] | None = None) -> RunConfig:
+    """Method defaults < config file < overrides dict < --set items."""
+    file_data = load_yaml(config_file) if config_file else {}
+    name = (parse_sets(sets).get("method", {}) or {}).get("name") or \
+        (overrides or {}).get("method", {}).get("name") or file_data.get("method", {}).get("name") or method
+    cfg = from_dict(recipe(name).defaults)
+    cfg = merge(cfg, {"method": {"name": name}})
+    cfg = merge(cfg, file_data)
+    cfg = merge(cfg, overrides or {})
+    return merge(cfg, parse_sets(sets))
+
+
+@dataclass
+class FitResult:
+    labels: np.ndarray  # N cluster of each image
+    confidence: np.ndarray  # N max soft-assignment probability
+    distance: np.ndarray  # N distance of each embedding to its cluster centre
+    embedding: np.ndarray  # N×D
+    centers: np.ndarray  # K×D
+    model: ClusterNet
+    metrics: dict[str, float] | None
+    stage_s: dict[str, float]
+    wall_s: float
+    device: str
+
+
+def _terms(stage: StageConfig) -> list[Term]:
+    return [Term(n, float(w), LOSSES.get(n)()) for n, w in stage.losses.items() if w]
+
+
+def validate(cfg: RunConfig, data: ImageSet) -> None:
+    """Impossible settings fail here, before any training, with the fix in the message."""
+    k, n = cfg.method.n_clusters, len(data)
+    if k < 2:
+        raise UserError(f"k={k}: ask for at least 2 clusters (--k 2 or more)")
+    if k > n:
+        raise UserError(f"k={k} is more than the {n} images: use --k {n} or fewer")
+    for sname in STAGES:
+        stage: StageConfig = getattr(cfg, sname)
+        if stage.batch_size < 1:
+            raise UserError(f"{sname}.batch_size must be at least 1")
+        terms = _terms(stage)
+        provided: set[str] = set()
+        for r in stage.refreshers:
+            provided |= build_refresher(r, stage).provides
+        if cfg.encoder.name != "identity":
+            provided.add("recon")
+        if any("q" in t.loss.needs for t in terms):
+            provided.add("q")
+        for t in terms:
+            missing = t.loss.needs - provided
+            if "q" in t.loss.needs and "head_init" not in provided:
+                missing.add("head_init")
+            if missing:
+                raise UserError(
+                    f"{sname}.losses.{t.name} needs {', '.join(sorted(missing))}, which this config does not provide: "
+                    + _fix_hint(missing, sname)
+                )
+        if terms and cfg.encoder.name == "identity":
+            raise UserError(f"{sname}.losses need a trainable encoder: set encoder.name to mlp or conv_ae")
+
+
+def _fix_hint(missing: set[str], sname: str) -> str:
+    hints = {"p": f"add 'target' to {sname}.refreshers", "head_init": f"add 'kmeans_init' to {sname}.refreshers",
+             "centroids": f"add 'kmeans_init' (and 'dcn') to {sname}.refreshers",
+             "recon": "use an encoder with a decoder (mlp or conv_ae)",
+             "views": "set an augmentation so the loop makes views"}
+    return "; ".join(hints.get(m, m) for m in sorted(missing))
+
+
+def _needs_head(cfg: RunConfig) -> bool:
+    return any("q" in LOSSES.get(n).needs for n, w in cfg.cluster.losses.items() if w)
+
+
+def build_model(cfg: RunConfig, in_shape: tuple[int, int, int]) -> ClusterNet:
+    ae = build_autoencoder(cfg.encoder, in_shape)
+    head = StudentTHead(cfg.method.n_clusters, ae.embed_dim, cfg.method.alpha) if _needs_head(cfg) else None
+    return ClusterNet(ae, head)
+
+
+def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool = False,
+        echo: Callable[[str], None] | None = None) -> FitResult:
+    validate(cfg, data)
+    seed_everything(cfg.train.seed)
+    dev = resolve_device(cfg.train.device)
+    t_start = time.perf_counter()
+    model = build_model(cfg, tuple(data.images.shape[1:])).to(dev)
+    if dev.type == "cuda" and cfg.encoder.name == "conv_ae":
+        model = model.to(memory_format=torch.channels_last)
+    images = data.images.to(dev)
+    state = ClusterState()
+    ckpt = run.load_checkpoint(dev) if (run is not None and resume) else None
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        for k, v in ckpt["state"].items():
+            setattr(state, k, v)
+        if echo:
+            echo(f"resuming {ckpt['stage']} at step {ckpt['step']}")
+    log = run.log if run is not None else (lambda rec: None)
+    stage_s: dict[str, float] = {}
+    done_stages = set(ckpt["done"]) if ckpt is not None else set()
+    for sname in STAGES:
+        stage: StageConfig = getattr(cfg, sname)
+        terms = _terms(stage)
+        if not terms or sname in done_stages:
+            continue
+        refreshers = [build_refresher(r, stage) for r in stage.refreshers]
+        ctx = Context(model=model, images=images, labels=data.labels, state=state, cfg=cfg, stage=stage, device=dev)
+        resume_stage = ckpt if (ckpt is not None and ckpt["stage"] == sname) else None
+
+        def save(stage_name, step, opt, _done=frozenset(done_stages)):
+            if run is not None:
+                run.save_checkpoint({"stage": stage_name, "step": step, "done": sorted(_done),
+                                     "model": model.state_dict(), "optim": opt.state_dict(),
+                                     "state": state.tensors()})
+
+        t0 = time.perf_counter()
+        if echo:
+            echo(f"{sname}: {', '.join(f'{t.name}×{t.weight:g}' for t in terms)}")
+        run_stage(sname, ctx, terms, refreshers, log, save=save, resume=resume_stage,
+                  progress=cfg.train.progress)
+        stage_s[sname] = round(time.perf_counter() - t0, 3)
+        done_stages.add(sname)
+        state.stop = False
+    res = _assign(cfg, model, images, state, dev)
+    metrics = evaluate(data.labels, res["labels"]) if data.labels is not None else None
+    wall = time.perf_counter() - t_start
+    return FitResult(model=model, metrics=metrics, stage_s=stage_s, wall_s=round(wall, 3),
+                     device=_device_name(dev), **res)
+
+
+@torch.no_grad()
+def _assign(cfg: RunConfig, model: ClusterNet, images: torch.Tensor, state: ClusterState, dev) -> dict[str, Any]:
+    ctx = Context(model=model, images=images, labels=None, state=state, cfg=cfg, stage=cfg.cluster, device=dev)
+    z = ctx.embed_all()
+    if model.head is not None:
+        centers = model.head.centroids.detach().float()
+    elif state.centroids is not None:
+        centers = state.centroids.float()
+    else:
+        _, c = kmeans(z, cfg.method.n_clusters, n_init=cfg.method.n_init, seed=cfg.train.seed)
+        centers = torch.from_numpy(c).to(dev)
+        state.centroids = centers
+    labels, conf, dist = soft_assign(z, centers, cfg.method.alpha)
+    return {"labels": labels, "confidence": conf, "distance": dist,
+            "embedding": z.cpu().numpy(), "centers": centers.cpu().numpy()}
+
+
+def soft_assign(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0):
+    """Hard label, Student-t confidence and distance to the chosen centre, for each row of z."""
+    d2 = torch.cdist(z.float(), centers.float()).pow(2)
+    q = (1.0 + d2 / alpha).pow(-(alpha + 1.0) / 2.0)
+    q = q / q.sum(1, keepdim=True)
+    conf, labels = q.max(1)
+    dist = d2.gather(1, labels[:, None]).squeeze(1).sqrt()
+    return labels.cpu().numpy(), conf.cpu().numpy(), dist.cpu().numpy()
+
+
+def _device_name(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return torch.cuda.get_device_name(dev)
+    import platform
+
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def write_outputs(run: RunDir, cfg: RunConfig, data: ImageSet, res: FitResult) -> dict[str, Any]:
+    truth = data.labels.numpy() if data.labels is not None else None
+    sizes = np.bincount(res.labels, minlength=cfg.method.n_clusters).tolist()
+    # A new image "fits no cluster" when it lies farther from its centre than 99% of training images.
+    threshold = float(np.quantile(res.distance, 0.99)) if len(res.distance) else 0.0
+    result = {
+        "method": cfg.method.name, "dataset": data.name, "n_images": len(data), "n_clusters": cfg.method.n_clusters,
+        "acc": None, "nmi": None, "ari": None, **(res.metrics or {}),
+        "cluster_sizes": sizes, "wall_s": res.wall_s, "stage_s": res.stage_s, "device": res.device,
+        "torch": torch.__version__, "seed": cfg.train.seed, "profile": cfg.profile, "git_commit": git_commit(),
+        "n_skipped": len(data.skipped), "image_shape": list(data.images.shape[1:]),
+        "outlier_distance": threshold, "created": _dt.datetime.now().isoformat(timespec="seconds"),
+    }
+    run.write_result(result)
+    run.write_assignments(data.names, res.labels, res.confidence, truth)
+    run.write_gallery(data.images, data.names, res.labels, res.confidence)
+    run.write_embedding_2d(res.embedding, res.labels, truth, seed=cfg.train.seed)
+    tensors = {f"model.{k}": v for k, v in res.model.state_dict().items()}
+    tensors["centers"] = torch.from_numpy(res.centers)
+    run.save_model(tensors)
+    return result
+
+
+def load_model(run_path, device: str = "cpu") -> tuple[RunConfig, ClusterNet, torch.Tensor, dict[str, Any]]:
+    """Rebuild a trained model from its run folder (safetensors only; nothing is unpickled)."""
+    import json
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    p = Path(run_path)
+    for f in ("config.yaml", "result.json", "model.safetensors"):
+        if not (p / f).is_file():
+            raise UserError(f"'{p}' is not a finished run folder ({f} missing): pass a folder under runs/")
+    cfg = from_dict(load_yaml(p / "config.yaml"))
+    result = json.loads((p / "result.json").read_text())
+    tensors = load_file(str(p / "model.safetensors"), device=device)
+    model = build_model(cfg, tuple(result["image_shape"]))
+    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    model.to(device).eval()
+    return cfg, model, tensors["centers"], result

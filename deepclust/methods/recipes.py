@@ -1,0 +1,70 @@
+"""One short recipe per method: which encoder, which loss terms with which weights, which
+refreshers, which pretraining. A recipe is only configuration; variants are configuration too."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import deep_update
+from ..registry import METHODS
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    summary: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+
+def _register(name: str, summary: str, defaults: dict[str, Any], base: str | None = None) -> Recipe:
+    if base is not None:
+        defaults = deep_update(METHODS.get(base).defaults, defaults)
+    r = Recipe(name, summary, defaults)
+    METHODS.register(name)(r)
+    return r
+
+
+_AE_PRETRAIN = {"epochs": 200, "batch_size": 256, "optim": {"name": "adam", "lr": 1e-3},
+                "losses": {"recon": 1.0}}
+# GAP-DCEC §4.1.2: "a learning rate of 0.01, a momentum of 0.9, a convergence threshold of 0.1%
+# and an update interval of 140" for the clustering stage of every method.
+_PAPER_CLUSTER = {"max_steps": 20000, "batch_size": 256, "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9},
+                  "update_interval": 140, "tol": 0.001}
+
+_register("kmeans", "k-means on raw pixels (the Table 1 baseline)", {
+    "encoder": {"name": "identity"},
+    "pretrain": {"epochs": 0, "losses": {}},
+    "cluster": {"epochs": 0, "losses": {}},
+})
+_register("ae-kmeans", "k-means on the embedding of a pretrained fully-connected autoencoder", {
+    "encoder": {"name": "mlp"},
+    "pretrain": _AE_PRETRAIN,
+    "cluster": {"epochs": 0, "losses": {}},
+})
+_register("dec", "DEC (Xie et al. 2016): MLP autoencoder, then KL(P||Q) to a sharpened target", {
+    "encoder": {"name": "mlp"},
+    "pretrain": _AE_PRETRAIN,
+    "cluster": {**_PAPER_CLUSTER, "losses": {"kl_target": 1.0}, "refreshers": ["kmeans_init", "target"]},
+    "note": "pretraining uses Adam (IDEC/DCEC reference); DEC-keras pretrains MNIST with SGD lr 1 for 300 epochs. "
+            "Clustering follows GAP-DCEC 4.1.2 (SGD 0.01, momentum 0.9).",
+})
+_register("idec", "IDEC (Guo et al. 2017): DEC that keeps the reconstruction loss (gamma = 0.1)", {
+    "cluster": {"losses": {"kl_target": 0.1, "recon": 1.0}},
+}, base="dec")
+_register("dcn", "DCN (Yang et al. 2017): reconstruction + k-means loss with alternating centroid updates", {
+    "cluster": {"losses": {"recon": 1.0, "kmeans": 0.025, "kl_target": None}, "refreshers": ["kmeans_init", "dcn"],
+                "max_steps": None, "epochs": 50},
+    "note": "lambda = 0.05 (weight lambda/2 = 0.025) and 50 fine-tuning epochs as in DCN's run_raw_mnist.py; "
+            "GAP-DCEC's d-500-500-2000-10 autoencoder instead of DCN's deeper one, for a like-for-like table.",
+}, base="dec")
+_register("dcec", "DCEC (Guo et al. 2017): IDEC on the convolutional autoencoder 32-64-128", {
+    "encoder": {"name": "conv_ae", "pool": "flatten"},
+    "note": "GAP-DCEC 4.1.2: SGD 0.01 momentum 0.9 while clustering; the DCEC reference code uses Adam there.",
+}, base="idec")
+_register("gapdcec", "GAP-DCEC (Kolla & VenuGopal): DCEC with global average pooling before the embedding", {
+    "encoder": {"pool": "gap"},
+}, base="dcec")
+
+
+def recipe(name: str) -> Recipe:
+    return METHODS.get(name)

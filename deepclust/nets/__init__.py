@@ -1,0 +1,5 @@
+from . import conv_ae, mlp_ae  # noqa: F401  (registers the encoders)
+from .heads import StudentTHead
+from .model import ClusterNet, Output, build_autoencoder
+
+__all__ = ["ClusterNet", "Output", "StudentTHead", "build_autoencoder"]

@@ -1,0 +1,36 @@
+"""The network a method trains: an autoencoder (or encoder) plus an optional cluster head."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..config import EncoderConfig
+from ..registry import ENCODERS
+
+
+@dataclass
+class Output:
+    """What one forward pass produced; loss terms read the fields they need."""
+
+    z: torch.Tensor  # N×D embedding
+    recon: torch.Tensor | None = None  # N×C×H×W reconstruction
+    q: torch.Tensor | None = None  # N×K soft cluster assignment
+
+
+class ClusterNet(nn.Module):
+    def __init__(self, autoencoder: nn.Module, head: nn.Module | None = None):
+        super().__init__()
+        self.ae = autoencoder
+        self.head = head
+
+    def forward(self, x: torch.Tensor, *, reconstruct: bool = True) -> Output:
+        z = self.ae.encode(x)
+        recon = self.ae.decode(z) if reconstruct else None
+        q = self.head(z) if self.head is not None else None
+        return Output(z=z, recon=recon, q=q)
+
+
+def build_autoencoder(cfg: EncoderConfig, in_shape: tuple[int, int, int]) -> nn.Module:
+    return ENCODERS.get(cfg.name)(cfg, in_shape)

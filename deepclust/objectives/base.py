@@ -1,0 +1,37 @@
+"""What every loss term sees: the batch, the network's output, and the refreshed state."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor  # float N×C×H×W in [0, 1], on the training device
+    idx: torch.Tensor  # int64 N: positions of these images in the dataset
+    views: list[torch.Tensor] = field(default_factory=list)  # augmented copies of x, when asked for
+
+
+@dataclass
+class ClusterState:
+    """State that refreshers write and loss terms read (all tensors live on the training device)."""
+
+    p: torch.Tensor | None = None  # N×K DEC target distribution
+    labels: torch.Tensor | None = None  # N current hard assignments
+    centroids: torch.Tensor | None = None  # K×D non-trainable centroids (DCN)
+    counts: torch.Tensor | None = None  # K points assigned so far (DCN's per-cluster step size)
+    stop: bool = False  # a refresher may end the stage (DEC's tolerance rule)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in vars(self).items() if isinstance(v, torch.Tensor)}
+
+
+class LossTerm(nn.Module):
+    """A loss term. Subclasses set `needs` ⊆ {"recon", "q", "p", "centroids", "views"}."""
+
+    needs: frozenset[str] = frozenset()
+
+    def forward(self, out, batch: Batch, state: ClusterState) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError

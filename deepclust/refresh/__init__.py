@@ -1,0 +1,15 @@
+from . import centroids, dcn, target  # noqa: F401  (registers the refreshers)
+from .base import Context, Refresher
+from .centroids import KMeansInit
+from .dcn import DCNRefresher
+from .target import TargetRefresher
+
+__all__ = ["Context", "Refresher", "KMeansInit", "DCNRefresher", "TargetRefresher", "build_refresher"]
+
+
+def build_refresher(name_or_obj, stage):
+    """A refresher from its registered name (configured from the stage) or the object itself."""
+    from ..registry import REFRESHERS
+
+    obj = REFRESHERS.get(name_or_obj)
+    return obj.from_stage(stage) if isinstance(obj, type) else obj

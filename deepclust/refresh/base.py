@@ -1,0 +1,62 @@
+"""Periodic jobs of a training stage, and the context they work on."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ..config import RunConfig, StageConfig
+from ..objectives.base import ClusterState
+
+
+@dataclass
+class Context:
+    """Everything a refresher may touch. Images stay on the training device as uint8."""
+
+    model: torch.nn.Module
+    images: torch.Tensor  # uint8 N×C×H×W on the device
+    labels: torch.Tensor | None  # int64 N ground truth on the CPU (metrics only, never training)
+    state: ClusterState
+    cfg: RunConfig
+    stage: StageConfig
+    device: torch.device
+    step: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_float(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float().div_(255.0)
+
+    @torch.no_grad()
+    def embed_all(self, chunk: int = 4096) -> torch.Tensor:
+        """Embedding of every image, N×D float32 on the device (eval mode, no gradients)."""
+        was_training = self.model.training
+        self.model.eval()
+        outs = [self.model.ae.encode(self.to_float(self.images[i:i + chunk])).float()
+                for i in range(0, len(self.images), chunk)]
+        self.model.train(was_training)
+        return torch.cat(outs)
+
+
+class Refresher:
+    """A periodic job. `at_start` runs when a stage starts fresh (not on resume), `__call__` before
+    every step where `due(step)`, `after_step` after every optimiser step (on the device, no sync)."""
+
+    provides: frozenset[str] = frozenset()
+    needs: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_stage(cls, stage: StageConfig) -> "Refresher":
+        return cls()
+
+    def at_start(self, ctx: Context) -> dict[str, Any] | None:
+        return None
+
+    def due(self, step: int) -> bool:
+        return False
+
+    def __call__(self, ctx: Context) -> dict[str, Any] | None:
+        return None
+
+    def after_step(self, ctx: Context, batch, out) -> None:
+        return None

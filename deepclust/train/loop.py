@@ -1,0 +1,130 @@
+"""The one training loop. Data stays on the device; batches are sliced from a permutation;
+the host syncs only every `log_every` steps (logging, NaN check, checkpoint)."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+from ..config import StageConfig
+from ..errors import UserError
+from ..objectives.base import Batch, LossTerm
+from ..refresh.base import Context, Refresher
+from .device import autocast, epoch_permutation, make_optimizer
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class Term:
+    name: str
+    weight: float
+    loss: LossTerm
+
+
+def stage_steps(stage: StageConfig, n: int) -> tuple[int, int, int]:
+    """(batch size, steps per epoch, total steps). Fixed batch shapes: the ragged tail is dropped
+    and a fresh permutation is drawn every epoch, so every image is seen over time."""
+    bs = min(stage.batch_size, n)
+    spe = max(1, n // bs)
+    limits = []
+    if stage.epochs is not None:
+        limits.append(int(math.ceil(stage.epochs * spe)))
+    if stage.max_steps is not None:
+        limits.append(int(stage.max_steps))
+    return bs, spe, (min(limits) if limits else 0)
+
+
+def run_stage(
+    name: str,
+    ctx: Context,
+    terms: list[Term],
+    refreshers: list[Refresher],
+    log: Callable[[dict[str, Any]], None],
+    save: Callable[[str, int, torch.optim.Optimizer], None] | None = None,
+    resume: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> int:
+    """Train one stage; returns the number of steps taken. `save(stage, step, opt)` checkpoints."""
+    stage, cfg, dev = ctx.stage, ctx.cfg, ctx.device
+    n = len(ctx.images)
+    bs, spe, total = stage_steps(stage, n)
+    model = ctx.model
+    model.train()
+    opt = make_optimizer(stage.optim, model.parameters(), dev)
+    start = 0
+    if resume is not None:
+        opt.load_state_dict(resume["optim"])
+        start = int(resume["step"])
+    else:
+        for r in refreshers:
+            rec = r.at_start(ctx)
+            if rec:
+                log({"stage": name, "step": 0, "epoch": 0.0, **rec})
+    reconstruct = any("recon" in t.loss.needs for t in terms)
+    channels_last = dev.type == "cuda" and ctx.images.dim() == 4
+    sums = torch.zeros(len(terms) + 1, device=dev)
+    count = 0
+    t0 = time.perf_counter()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, initial=start, desc=name, unit="step", leave=False, disable=None)
+    perm = None
+    step = start
+    for step in range(start, total):
+        ctx.step = step
+        epoch, pos = divmod(step, spe)
+        if perm is None or pos == 0:
+            perm = epoch_permutation(n, cfg.train.seed, name, epoch, dev)
+        for r in refreshers:
+            if r.due(step):
+                rec = r(ctx)
+                if rec:
+                    log({"stage": name, "step": step, "epoch": round(step / spe, 3), **rec})
+        if ctx.state.stop:
+            break
+        idx = perm[pos * bs:(pos + 1) * bs]
+        x = ctx.to_float(ctx.images[idx])
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        batch = Batch(x=x, idx=idx)
+        with autocast(dev):
+            out = model(x, reconstruct=reconstruct)
+            values = [t.loss(out, batch, ctx.state).float() for t in terms]
+            loss = sum(t.weight * v for t, v in zip(terms, values))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        for r in refreshers:
+            r.after_step(ctx, batch, out)
+        sums += torch.stack([loss.detach(), *[v.detach() for v in values]])
+        count += 1
+        done = step + 1
+        if done % cfg.train.log_every == 0 or done == total:
+            vals = (sums / count).tolist()  # the only host sync of the loop
+            if not all(math.isfinite(v) for v in vals):
+                raise TrainingDiverged(
+                    f"{name}: the loss became {vals[0]} at step {done}; the last good checkpoint is kept. "
+                    f"Lower the learning rate ({name}.optim.lr) and run again with --resume"
+                )
+            log({"stage": name, "step": done, "epoch": round(done / spe, 3), "loss": vals[0],
+                 "losses": {t.name: v for t, v in zip(terms, vals[1:])},
+                 "time_s": round(time.perf_counter() - t0, 3)})
+            sums.zero_()
+            count = 0
+            if bar is not None:
+                bar.update(done - bar.n)
+                bar.set_postfix(loss=f"{vals[0]:.4g}")
+            if save is not None and (done // cfg.train.log_every) % max(
+                    1, cfg.train.checkpoint_every // cfg.train.log_every) == 0:
+                save(name, done, opt)
+    if bar is not None:
+        bar.close()
+    return step

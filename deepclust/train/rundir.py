@@ -1,0 +1,117 @@
+"""The run folder (docs/run-folder.md): everything a report or a benchmark table reads."""
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..config import RunConfig, dump_yaml
+from .checkpoint import load_checkpoint, save_checkpoint
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parent, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(s).name or s).strip("-")[:40] or "data"
+
+
+class RunDir:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def create(cls, cfg: RunConfig, run_id: str | None = None) -> "RunDir":
+        if run_id is None:
+            stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            run_id = f"{stamp}-{cfg.method.name}-{_slug(cfg.data.name)}-s{cfg.train.seed}"
+        base = Path(cfg.out_dir) / run_id
+        path, i = base, 1
+        while path.exists():
+            i += 1
+            path = base.with_name(f"{base.name}-{i}")
+        return cls(path)
+
+    # -- files written during a run ------------------------------------------------------
+    def write_config(self, cfg: RunConfig) -> None:
+        (self.path / "config.yaml").write_text(dump_yaml(cfg))
+
+    def write_skipped(self, skipped) -> None:
+        with open(self.path / "skipped.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["file", "reason"])
+            w.writerows(skipped)
+
+    def log(self, rec: dict[str, Any]) -> None:
+        with open(self.path / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(rec) + "\n")
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / "checkpoint.pt"
+
+    def save_checkpoint(self, payload: dict[str, Any]) -> None:
+        save_checkpoint(self.checkpoint_path, payload)
+
+    def load_checkpoint(self, device: torch.device) -> dict[str, Any] | None:
+        if not self.checkpoint_path.exists():
+            return None
+        return load_checkpoint(self.checkpoint_path, device)
+
+    # -- files written at the end ----------------------------------------------------------
+    def write_result(self, result: dict[str, Any]) -> None:
+        (self.path / "result.json").write_text(json.dumps(result, indent=2))
+
+    def write_assignments(self, names, labels, confidence, truth=None) -> None:
+        with open(self.path / "assignments.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["file", "cluster", "confidence"] + (["label"] if truth is not None else []))
+            for i, name in enumerate(names):
+                row = [name, int(labels[i]), f"{float(confidence[i]):.4f}"]
+                if truth is not None:
+                    row.append(int(truth[i]))
+                w.writerow(row)
+
+    def write_gallery(self, images: torch.Tensor, names, labels, confidence, per_cluster: int = 16) -> None:
+        labels = np.asarray(labels)
+        confidence = np.asarray(confidence)
+        pick = []
+        for c in np.unique(labels):
+            members = np.flatnonzero(labels == c)
+            pick.extend(members[np.argsort(-confidence[members], kind="stable")[:per_cluster]].tolist())
+        pick = np.asarray(pick, dtype=np.int64)
+        imgs = images[torch.from_numpy(pick)].permute(0, 2, 3, 1).cpu().numpy()
+        np.savez_compressed(self.path / "gallery.npz", images=imgs, cluster=labels[pick],
+                            confidence=confidence[pick].astype(np.float32),
+                            names=np.asarray([names[i] for i in pick], dtype=str))
+
+    def write_embedding_2d(self, z: np.ndarray, labels, truth=None, max_points: int = 5000, seed: int = 0) -> None:
+        from sklearn.decomposition import PCA
+
+        n = len(z)
+        idx = np.random.default_rng(seed).permutation(n)[:max_points] if n > max_points else np.arange(n)
+        zz = z[idx]
+        xy = PCA(n_components=2, random_state=seed).fit_transform(zz) if zz.shape[1] > 2 else zz
+        extra = {"label": np.asarray(truth)[idx]} if truth is not None else {}
+        np.savez_compressed(self.path / "embedding_2d.npz", xy=xy.astype(np.float32),
+                            cluster=np.asarray(labels)[idx], **extra)
+
+    def save_model(self, tensors: dict[str, torch.Tensor]) -> None:
+        from safetensors.torch import save_file
+
+        save_file({k: v.detach().float().cpu().contiguous() for k, v in tensors.items()},
+                  str(self.path / "model.safetensors"))
