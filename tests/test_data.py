@@ -68,7 +68,7 @@ def test_imageset_properties_and_subset():
         (dict(images=torch.zeros(2, 1, 3, 3)), TypeError),  # float
         (dict(images=torch.zeros(2, 3, 3, dtype=torch.uint8)), ValueError),  # 3-D
         (dict(images=torch.zeros(2, 2, 3, 3, dtype=torch.uint8)), ValueError),  # 2 channels
-        (dict(images=torch.zeros(2, 3, 3, 1, dtype=torch.uint8).permute(0, 3, 1, 2)), ValueError),  # not contiguous
+        (dict(images=torch.zeros(2, 1, 3, 6, dtype=torch.uint8)[..., ::2]), ValueError),  # not contiguous
         (dict(labels=torch.zeros(2, dtype=torch.int32)), TypeError),
         (dict(labels=torch.zeros(3, dtype=torch.int64)), ValueError),
         (dict(names=["a"]), ValueError),
@@ -305,11 +305,29 @@ def test_folder_loads_good_files_and_lists_bad_ones(messy_folder):
     assert int(deep.min()) == 0 and int(deep.max()) == 255  # 16-bit rescaled by min/max
 
 
+def test_folder_exif_orientation_and_decompression_bomb(tmp_path, monkeypatch):
+    root = tmp_path / "exif"
+    root.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: turn 90° clockwise to show, so the left half goes on top
+    arr = np.zeros((32, 32, 3), np.uint8)
+    arr[:, :16, 0] = 255  # left red, right blue
+    arr[:, 16:, 2] = 255
+    Image.fromarray(arr).save(root / "turned.jpg", exif=exif, quality=95)
+    Image.new("RGB", (80, 80), (1, 2, 3)).save(root / "huge.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # 80×80 counts as a bomb now
+    s = load_folder(root, image_size=16)
+    assert s.names == ["turned.jpg"] and s.images.shape == (1, 3, 16, 16)
+    r, _, b = s.images[0, :, 2, 13].tolist()  # top right: red once upright (blue if not)
+    assert r > 200 and b < 60
+    assert s.skipped[0][0] == "huge.png" and "too large" in s.skipped[0][1]
+
+
 def test_folder_channels(messy_folder, tmp_path):
     assert load_folder(messy_folder, image_size=8, channels=1).images.shape == (len(GOOD), 1, 8, 8)
     grey = tmp_path / "grey"
     grey.mkdir()
-    Image.new("L", (12, 12), 40).save(grey / "a.png")
+    Image.new("L", (12, 12), 40).save(grey / "a.png")  # already at the target size
     Image.new("RGB", (12, 12), (70, 70, 70)).save(grey / "b.jpg")  # colour file, grey content
     auto = load_folder(grey, image_size=12)
     assert auto.images.shape == (2, 1, 12, 12) and abs(int(auto.images[1].float().mean()) - 70) <= 2
@@ -323,8 +341,6 @@ def test_folder_second_load_hits_cache(messy_folder, monkeypatch):
     second = load_folder(messy_folder, image_size=20)
     assert calls == [] and torch.equal(first.images, second.images)
     assert second.names == first.names and second.skipped == first.skipped
-    monkeypatch.undo()
-    monkeypatch.setenv("DEEPCLUST_CACHE", str(messy_folder.parent / "cache2"))
     os.utime(messy_folder / "scan.tiff", ns=(1, 10**18))  # a changed file means a new key
     monkeypatch.setattr(folder_mod, "decode_image", lambda *a: calls.append(a) or np.zeros((20, 20, 1), np.uint8))
     load_folder(messy_folder, image_size=20)
@@ -333,7 +349,7 @@ def test_folder_second_load_hits_cache(messy_folder, monkeypatch):
 
 def test_load_dataset_dispatches_folders(messy_folder):
     s = load_dataset(str(messy_folder), image_size=24, limit=3)
-    assert s.images.shape == (3, 3, 24, 24) and s.names == sorted(GOOD + ["empty.png"])[:3]
+    assert s.images.shape == (3, 3, 24, 24) and s.names == GOOD[:3]
     assert load_dataset(messy_folder).images.shape[-1] == 64  # folders default to 64 px
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from deepclust.data import cache
 from deepclust.data.imageset import ImageSet
@@ -76,6 +76,14 @@ def _to_8bit(im: Image.Image) -> Image.Image:
     return im.convert("RGB")  # CMYK, YCbCr, LAB, HSV, ...
 
 
+def _upright(im: Image.Image) -> Image.Image:
+    """Apply the EXIF orientation (phone photos are often stored sideways)."""
+    try:
+        return ImageOps.exif_transpose(im)
+    except Exception:  # noqa: BLE001 - a broken EXIF block is no reason to drop the image
+        return im
+
+
 def _resize_crop(im: Image.Image, size: int) -> Image.Image:
     """Shorter side → size, centre crop to size×size, in one antialiased resize.
 
@@ -97,20 +105,21 @@ def decode_image(path: Path, size: int, channels: int | None) -> np.ndarray:
     if path.stat().st_size == 0:
         raise ValueError("empty file (0 bytes)")
     with Image.open(path) as im:  # animated files open on their first frame
-        if im.format == "JPEG":
+        if im.format in ("JPEG", "MPO"):
             im.draft(None, (size, size))  # decode at 1/2, 1/4, 1/8 scale when that suffices
         im.load()  # decode now, so truncation is detected here
-        out = _resize_crop(_to_8bit(im), size)
-    if channels == 1 and out.mode != "L":
-        out = out.convert("L")
-    elif channels == 3 and out.mode != "RGB":
-        out = out.convert("RGB")
-    arr = np.asarray(out)
-    if channels is None and arr.ndim == 3:
-        bands = arr.astype(np.int16)
-        diff = max(np.abs(bands[..., 0] - bands[..., 1]).max(), np.abs(bands[..., 0] - bands[..., 2]).max())
-        if diff <= _GREY_TOLERANCE:
-            arr = np.asarray(out.convert("L"))
+        # Everything stays inside `with`: `out` may be `im` itself, which closing invalidates.
+        out = _resize_crop(_to_8bit(_upright(im)), size)
+        if channels == 1 and out.mode != "L":
+            out = out.convert("L")
+        elif channels == 3 and out.mode != "RGB":
+            out = out.convert("RGB")
+        arr = np.array(out)  # a copy, owned by numpy
+        if channels is None and arr.ndim == 3:
+            bands = arr.astype(np.int16)
+            diff = max(np.abs(bands[..., 0] - bands[..., 1]).max(), np.abs(bands[..., 0] - bands[..., 2]).max())
+            if diff <= _GREY_TOLERANCE:
+                arr = np.array(out.convert("L"))
     return arr[..., None] if arr.ndim == 2 else arr
 
 

@@ -168,11 +168,12 @@ def quality_plot(rows: list[dict[str, Any]]) -> str | None:
     stages = _stages(rows)
     for ax, (title, keys) in zip(axes, panels):
         for key in keys:
-            for stage in stages:
-                xs, ys = _series([r for r in rows if str(r.get("stage")) == stage], key)
-                if xs:
-                    name = key if len(stages) == 1 else f"{key} ({stage})"
-                    ax.plot(xs, ys, marker="o", ms=3, lw=1.2, label=name)
+            per_stage = [(s, _series([r for r in rows if str(r.get("stage")) == s], key))
+                         for s in stages]
+            per_stage = [(s, xy) for s, xy in per_stage if xy[0]]
+            for stage, (xs, ys) in per_stage:
+                name = key if len(per_stage) == 1 else f"{key} ({stage})"
+                ax.plot(xs, ys, marker="o", ms=3, lw=1.2, label=name)
         ax.set_title(title)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
@@ -187,12 +188,12 @@ def embedding_plot(xy: np.ndarray, groups: np.ndarray, title: str) -> str:
     palette = colours(len(values))
     fig = Figure(figsize=(5.6, 5.0))
     ax = fig.add_subplot()
-    size = 14 if len(xy) <= 500 else 5 if len(xy) <= 2000 else 2
+    size = 22 if len(xy) <= 500 else 6 if len(xy) <= 2000 else 2
     for value, colour in zip(values, palette):
         m = groups == value
         ax.scatter(xy[m, 0], xy[m, 1], s=size, color=colour, label=str(value), linewidths=0)
     if len(values) <= 20:
-        ax.legend(fontsize=7, markerscale=max(1.0, 12 / size) ** 0.5, loc="center left",
+        ax.legend(fontsize=7, markerscale=max(1.0, 30 / size) ** 0.5, loc="center left",
                   bbox_to_anchor=(1.0, 0.5), frameon=False)
     ax.set_title(title)
     ax.set_xticks([])
