@@ -212,6 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.cmd == "cluster":
+            if not Path(args.folder).is_dir():
+                what = "is not a folder" if Path(args.folder).exists() else "does not exist"
+                raise UserError(f"'{args.folder}' {what}: give the folder that holds your images")
             return _train(args, args.folder, FOLDER_METHOD, FOLDER_IMAGE_SIZE)
         if args.cmd == "fit":
             return _train(args, args.data or "digits", "dec", None)

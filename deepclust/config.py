@@ -126,6 +126,11 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             raise UserError(f"{key} must be a mapping, got {value!r}")
         return {str(k): _coerce(v, args[1], f"{key}.{k}") for k, v in value.items()}
     if hint is float:
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UserError(f"{key} must be a number, got {value!r}")
         return float(value)

@@ -113,5 +113,5 @@ class RunDir:
     def save_model(self, tensors: dict[str, torch.Tensor]) -> None:
         from safetensors.torch import save_file
 
-        save_file({k: v.detach().float().cpu().contiguous() for k, v in tensors.items()},
+        save_file({k: v.detach().float().cpu().contiguous().clone() for k, v in tensors.items()},
                   str(self.path / "model.safetensors"))

@@ -1,0 +1,112 @@
+"""The command line, run as a user runs it (subprocess)."""
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["--set", "pretrain.epochs=3", "--set", "cluster.max_steps=10", "--set", "cluster.update_interval=5",
+        "--set", "method.n_init=2", "--quiet"]
+
+
+def cli(*args, cwd=None):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "deepclust.cli", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def photo_folder(tmp_path_factory):
+    """Real digits written as small colour photos in nested folders, plus broken files."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    root = tmp_path_factory.mktemp("photos")
+    rng = np.random.default_rng(0)
+    for i in range(60):
+        img = (d.images[i] / 16 * 255).astype(np.uint8)
+        rgb = np.stack([img, img // 2, 255 - img], -1)
+        sub = root / f"batch{i % 3}"
+        sub.mkdir(exist_ok=True)
+        ext = ["png", "jpg", "bmp"][i % 3]
+        Image.fromarray(rgb).resize((24, 24)).save(sub / f"img{i:03d}.{ext}")
+    (root / "empty.jpg").write_bytes(b"")
+    (root / "notes.png").write_text("not an image")
+    (root / "<b>bold&.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    del rng
+    return root
+
+
+def test_list_shows_registries():
+    r = cli("list")
+    assert r.returncode == 0
+    for word in ("gapdcec", "conv_ae", "kl_target", "kmeans_init", "mnist-test", "gapdcec-table1"):
+        assert word in r.stdout
+
+
+def test_cluster_folder_then_predict(photo_folder, tmp_path):
+    r = cli("cluster", photo_folder, "--k", 3, "--image-size", 16, "--out", tmp_path / "runs", *FAST)
+    assert r.returncode == 0, r.stderr
+    assert "skipped 3 unreadable file(s)" in r.stderr
+    run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
+    for f in ("config.yaml", "result.json", "assignments.csv", "model.safetensors", "report.html", "gallery.npz",
+              "skipped.csv", "metrics.jsonl"):
+        assert (run / f).is_file(), f
+    rows = list(csv.DictReader(open(run / "assignments.csv")))
+    assert len(rows) == 60 and set(rows[0]) == {"file", "cluster", "confidence"}
+    assert {int(r["cluster"]) for r in rows} <= {0, 1, 2}
+    html = (run / "report.html").read_text()
+    assert "&lt;b&gt;bold&amp;.png" in html and "<b>bold" not in html
+    result = json.loads((run / "result.json").read_text())
+    assert result["n_skipped"] == 3 and result["image_shape"] == [3, 16, 16]
+
+    r = cli("predict", run, photo_folder / "batch0")
+    assert r.returncode == 0, r.stderr
+    out = run / "predictions-batch0.csv"
+    preds = list(csv.DictReader(open(out)))
+    assert len(preds) == 20 and set(preds[0]) == {"file", "cluster", "confidence", "distance", "fits"}
+    # The same images the model was trained on get the same clusters back.
+    train = {r["file"]: r["cluster"] for r in rows}
+    same = sum(train[f"batch0/{p['file']}"] == p["cluster"] for p in preds)
+    assert same == 20
+
+
+def test_fit_builtin_and_resume(tmp_path):
+    r = cli("fit", "--method", "idec", "--data", "digits", "--set", "data.limit=150", "--out", tmp_path, *FAST)
+    assert r.returncode == 0, r.stderr
+    assert "ACC" in r.stdout
+    run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
+    r2 = cli("fit", "--resume", run, "--no-report", "--quiet")
+    assert r2.returncode == 0, r2.stderr
+    assert "resuming" in r2.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["cluster", "{empty}"], "no image files"),
+    (["cluster", "{missing}"], "does not exist"),
+    (["cluster", "{photos}", "--k", "500"], "--k 60 or fewer"),
+    (["cluster", "{photos}", "--k", "1"], "at least 2"),
+    (["fit", "--method", "nope", "--data", "digits"], "unknown method 'nope'"),
+    (["fit", "--data", "imagenet"], "unknown dataset 'imagenet'"),
+    (["fit", "--data", "digits", "--set", "encoder.poool=gap"], "unknown config key 'encoder.poool'"),
+    (["fit", "--data", "mnist", "--data-root", "{missing}"], "--data-root"),
+    (["predict", "{empty}", "{photos}"], "not a finished run folder"),
+    (["bench", "report", "nope"], "unknown table"),
+])
+def test_bad_input_one_line_error(args, message, photo_folder, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    subs = {"{empty}": empty, "{missing}": tmp_path / "missing", "{photos}": photo_folder}
+    out = ["--out", tmp_path / "runs"] if args[0] in ("cluster", "fit") else []
+    r = cli(*[subs.get(a, a) for a in args], *out, cwd=tmp_path)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    err = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and message in err[0], r.stderr
+    assert not (tmp_path / "runs").exists()  # nothing created before the error

@@ -1,0 +1,108 @@
+"""Every method fitted on tiny real data; the façade's scikit-learn conventions; resume."""
+import numpy as np
+import pytest
+import torch
+
+import deepclust
+from deepclust.errors import UserError
+from deepclust.methods import fit, make_config
+from deepclust.registry import METHODS
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_every_method_fits_tiny_data(name, tiny_digits, fast_sets):
+    from deepclust.data import load_dataset
+
+    cfg = make_config(name, sets=fast_sets(**({"cluster.epochs": "null"} if name == "dcn" else {})))
+    if cfg.encoder.name == "conv_ae":  # 8×8 leaves a conv stack a 1×1 map; give it 16×16
+        tiny_digits = load_dataset("digits", limit=200, image_size=16)
+    res = fit(cfg, tiny_digits)
+    assert res.labels.shape == (200,)
+    assert set(np.unique(res.labels)) <= set(range(10))
+    assert res.confidence.min() > 0 and res.confidence.max() <= 1.0 + 1e-6
+    assert res.centers.shape[0] == 10
+    # Clearly better than chance on real digits, even after a few steps: chance is the ACC of
+    # random labels on the same images (about 0.15 here).
+    from deepclust.metrics import acc
+
+    g = np.random.default_rng(0)
+    chance = np.mean([acc(tiny_digits.labels, g.integers(0, 10, 200)) for _ in range(20)])
+    assert res.metrics["acc"] > chance + 0.05, (res.metrics, chance)
+
+
+def test_same_seed_same_result(tiny_digits, fast_sets):
+    cfg = make_config("idec", sets=fast_sets())
+    a, b = fit(cfg, tiny_digits), fit(cfg, tiny_digits)
+    assert np.array_equal(a.labels, b.labels)
+
+
+def test_facade_sklearn_conventions(tiny_digits):
+    images = tiny_digits.images.numpy()[:, 0].astype(np.float32) / 255  # N×H×W floats in [0, 1]
+    m = deepclust.DEC(n_clusters=5, pretrain__epochs=2, cluster__max_steps=10, method__n_init=2)
+    with pytest.raises(UserError, match="not fitted"):
+        m.predict(images)
+    assert m.fit(images) is m
+    assert m.labels_.shape == (200,)
+    assert m.cluster_centers_.shape == (5, 10)
+    assert m.transform(images).shape == (200, 10)
+    assert np.array_equal(m.predict(images), m.labels_)
+    assert m.get_params()["n_clusters"] == 5
+
+
+def test_impossible_settings_fail_before_training(tiny_digits):
+    with pytest.raises(UserError, match="at least 2"):
+        fit(make_config("dec", sets=["method.n_clusters=1"]), tiny_digits)
+    with pytest.raises(UserError, match="more than the 200 images"):
+        fit(make_config("dec", sets=["method.n_clusters=500"]), tiny_digits)
+    with pytest.raises(UserError, match="kl_target needs p"):
+        fit(make_config("dec", sets=["cluster.refreshers=[kmeans_init]"]), tiny_digits)
+    with pytest.raises(UserError, match="unknown loss"):
+        fit(make_config("dec", sets=["cluster.losses.nope=1"]), tiny_digits)
+
+
+def test_nan_loss_stops_with_clear_message(tiny_digits, tmp_path, fast_sets):
+    from deepclust.train.loop import TrainingDiverged
+    from deepclust.train.rundir import RunDir
+
+    cfg = make_config("ae-kmeans", sets=fast_sets(**{"pretrain.optim.lr": 1e30, "pretrain.optim.name": "sgd"}))
+    with pytest.raises(TrainingDiverged, match="resume"):
+        fit(cfg, tiny_digits, run=RunDir(tmp_path / "r"))
+
+
+def test_tolerance_stops_clustering(tiny_digits, tmp_path, fast_sets):
+    import json
+
+    from deepclust.train.rundir import RunDir
+
+    cfg = make_config("dec", sets=fast_sets(**{"cluster.max_steps": 400, "cluster.tol": 1.0}))
+    run = RunDir(tmp_path / "r")
+    fit(cfg, tiny_digits, run=run)
+    recs = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
+    assert any("stopped" in r for r in recs)
+    assert max(r["step"] for r in recs if r["stage"] == "cluster") < 400
+
+
+def test_resume_continues_from_checkpoint(tiny_digits, tmp_path, fast_sets):
+    """A run killed mid-way resumes from its checkpoint and ends where an uninterrupted run ends."""
+    from deepclust.train.rundir import RunDir
+
+    cfg = make_config("idec", sets=fast_sets(**{"cluster.max_steps": 16, "cluster.tol": 0}))
+    full = fit(cfg, tiny_digits)
+
+    class Killed(Exception):
+        pass
+
+    class DyingRun(RunDir):
+        def log(self, rec):
+            super().log(rec)
+            if rec.get("stage") == "cluster" and rec.get("step") == 8 and "loss" in rec:
+                raise Killed()
+
+    run = DyingRun(tmp_path / "r")
+    with pytest.raises(Killed):
+        fit(cfg, tiny_digits, run=run)
+    ck = torch.load(run.checkpoint_path, weights_only=True)
+    # Killed while logging step 8, before that step's checkpoint: the last good one is step 4.
+    assert (ck["stage"], ck["step"]) == ("cluster", 4)
+    resumed = fit(cfg, tiny_digits, run=RunDir(run.path), resume=True)
+    assert np.array_equal(resumed.labels, full.labels)
