@@ -37,6 +37,13 @@ def test_precedence_defaults_file_set(tmp_path):
     assert cfg.pretrain.epochs == 5
 
 
+def test_base_layer_sits_below_the_config_file(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("cluster: {max_steps: 77}\n")
+    cfg = make_config("dec", config_file=str(p), base={"cluster": {"max_steps": 5, "tol": 0.5}})
+    assert cfg.cluster.max_steps == 77 and cfg.cluster.tol == 0.5
+
+
 def test_compositions():
     dcec, gap = make_config("dcec"), make_config("gapdcec")
     assert dcec.encoder.name == gap.encoder.name == "conv_ae"

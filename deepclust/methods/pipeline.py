@@ -27,13 +27,14 @@ STAGES = ("pretrain", "cluster")
 
 
 def make_config(method: str, config_file: str | None = None, sets: list[str] | None = None,
-                overrides: dict[str, Any] | None = None) -> RunConfig:
-    """Method defaults < config file < overrides dict < --set items."""
+                overrides: dict[str, Any] | None = None, base: dict[str, Any] | None = None) -> RunConfig:
+    """Method defaults < base (profile / folder defaults) < config file < overrides (CLI flags) < --set."""
     file_data = load_yaml(config_file) if config_file else {}
     name = (parse_sets(sets).get("method", {}) or {}).get("name") or \
         (overrides or {}).get("method", {}).get("name") or file_data.get("method", {}).get("name") or method
     cfg = from_dict(recipe(name).defaults)
     cfg = merge(cfg, {"method": {"name": name}})
+    cfg = merge(cfg, base or {})
     cfg = merge(cfg, file_data)
     cfg = merge(cfg, overrides or {})
     return merge(cfg, parse_sets(sets))
