@@ -5,6 +5,7 @@ from deepclust.bench import runner, tables
 
 
 def test_runner_writes_cells_resumes_and_reports(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # run folders go to ./runs/bench
     t = tables.Table(
         name="tiny", source="a test table", protocol="same images",
         rows={"K-means": "kmeans", "DEC": "dec"}, datasets={"Digits": "digits"},
@@ -21,6 +22,7 @@ def test_runner_writes_cells_resumes_and_reports(tmp_path, monkeypatch):
                 "torch", "git_commit", "config"):
         assert key in rec
     assert rec["config"]["data"]["limit"] == 150
+    assert (tmp_path / rec["run_dir"] / "metrics.jsonl").is_file()
     # Resumable: a second run skips every finished cell.
     again = runner.run("tiny", profile="quick", seeds=[0, 1], results=tmp_path, log=logs.append)
     assert again == [] and sum("[skip]" in line for line in logs) == 4

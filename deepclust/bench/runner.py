@@ -28,8 +28,8 @@ def cell_path(results: Path, table: str, profile: str, row: str, col: str, seed:
 def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets=None, results=None,
         data_root: str | None = None, device: str | None = None, log=print) -> list[Path]:
     from ..data import load_dataset
-    from ..methods.pipeline import fit, make_config
-    from ..train.rundir import git_commit
+    from ..methods.pipeline import fit, make_config, write_outputs
+    from ..train.rundir import RunDir, git_commit
 
     import torch
 
@@ -60,15 +60,20 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
                     over["train"]["device"] = device
                 cfg = make_config(method, overrides=over)
                 log(f"[run ] {row} / {col} / seed {seed} ({profile})")
+                # Each cell also keeps a full run folder (learning curves, report) under runs/bench/.
+                run_dir = RunDir(Path(cfg.out_dir) / "bench" / table / profile / out.stem)
+                run_dir.write_config(cfg)
                 t0 = time.perf_counter()
-                res = fit(cfg, data)
+                res = fit(cfg, data, run=run_dir)
                 wall = time.perf_counter() - t0
+                write_outputs(run_dir, cfg, data, res)
                 rec: dict[str, Any] = {
                     "table": table, "row": row, "dataset": col, "dataset_name": ds, "seed": seed,
                     "profile": profile, "protocol": t.protocol, "method": method, **res.metrics,
                     "paper": t.paper.get((row, col)), "wall_s": round(wall, 2), "stage_s": res.stage_s,
                     "device": res.device, "torch": torch.__version__, "git_commit": git_commit(),
                     "n_images": len(data), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                    "run_dir": str(run_dir.path),
                     "config": to_dict(cfg),
                 }
                 out.parent.mkdir(parents=True, exist_ok=True)
