@@ -22,7 +22,10 @@ def test_runner_writes_cells_resumes_and_reports(tmp_path, monkeypatch):
                 "torch", "git_commit", "config"):
         assert key in rec
     assert rec["config"]["data"]["limit"] == 150
-    assert (tmp_path / rec["run_dir"] / "metrics.jsonl").is_file()
+    for w in written:
+        assert (tmp_path / json.loads(w.read_text())["run_dir"] / "result.json").is_file()
+    dec = json.loads(written[1].read_text())
+    assert dec["row"] == "DEC" and (tmp_path / dec["run_dir"] / "metrics.jsonl").is_file()
     # Resumable: a second run skips every finished cell.
     again = runner.run("tiny", profile="quick", seeds=[0, 1], results=tmp_path, log=logs.append)
     assert again == [] and sum("[skip]" in line for line in logs) == 4
