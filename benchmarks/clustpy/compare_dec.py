@@ -47,7 +47,7 @@ from deepclust.methods import fit, make_config  # noqa: E402
 from deepclust.metrics import evaluate  # noqa: E402
 
 try:
-    import clustpy  # noqa: E402
+    import clustpy  # noqa: E402, F401  (version is read from metadata)
     from clustpy.deep import DEC as ClustpyDEC  # noqa: E402
     from clustpy.deep.neural_networks import FeedforwardAutoencoder  # noqa: E402
 except ImportError as e:  # pragma: no cover - depends on the benchmark venv

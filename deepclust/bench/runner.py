@@ -87,8 +87,9 @@ def _fmt(vals: list[float]) -> str:
     if not vals:
         return "–"
     m = statistics.mean(vals) * 100
-    s = statistics.stdev(vals) * 100 if len(vals) > 1 else 0.0
-    return f"{m:.2f} ± {s:.2f}"
+    if len(vals) == 1:  # one seed: no spread to report
+        return f"{m:.2f}"
+    return f"{m:.2f} ± {statistics.stdev(vals) * 100:.2f}"
 
 
 def report(table: str, results=None) -> str:
@@ -107,8 +108,10 @@ def report(table: str, results=None) -> str:
         devices = sorted({r["device"] for r in recs})
         torches = sorted({r["torch"] for r in recs})
         seeds = sorted({r["seed"] for r in recs})
-        lines += [f"**Profile `{profile}`** — ours: mean ± std over seeds {seeds} (×100); paper in brackets. "
-                  f"Device: {', '.join(devices)}; torch {', '.join(torches)}.", ""]
+        counts = sorted({len(v) for v in cells.values()})
+        lines += [f"**Profile `{profile}`** — ours ×100: mean ± std over the seeds each cell has (seeds present: "
+                  f"{seeds}; seeds per cell: {'–'.join(map(str, counts))}; a single value is one seed); "
+                  f"the paper's number in brackets. Device: {', '.join(devices)}; torch {', '.join(torches)}.", ""]
         head = ["Method"] + [f"{c} {m.upper()}" for c in t.datasets for m in t.metrics]
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "---|" * len(head))
@@ -122,7 +125,8 @@ def report(table: str, results=None) -> str:
                     p = f" [{paper[m] * 100:.2f}]" if m in paper else ""
                     cols.append(ours + p if rs else f"–{p}")
             lines.append("| " + " | ".join(cols) + " |")
-        lines += ["", "Wall time per run (median, seconds, end to end incl. data on device and k-means):", ""]
+        lines += ["", "Wall time per run (median, seconds, end to end incl. k-means), as measured while these runs "
+                  "shared the machine with other jobs: a record, not a speed benchmark.", ""]
         lines.append("| Method | " + " | ".join(t.datasets) + " |")
         lines.append("|" + "---|" * (len(t.datasets) + 1))
         for row in t.rows:
