@@ -75,6 +75,17 @@ def test_cluster_folder_then_predict(photo_folder, tmp_path):
     train = {r["file"]: r["cluster"] for r in rows}
     same = sum(train[f"batch0/{p['file']}"] == p["cluster"] for p in preds)
     assert same == 20
+    assert sum(p["fits"] == "yes" for p in preds) >= 18  # training images fit their clusters
+
+    # Images unlike anything seen in training (noise) fit no cluster.
+    noise = tmp_path / "noise"
+    noise.mkdir()
+    g = np.random.default_rng(1)
+    for i in range(5):
+        Image.fromarray(g.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(noise / f"n{i}.png")
+    r = cli("predict", run, noise, "--output", tmp_path / "noise.csv")
+    assert r.returncode == 0, r.stderr
+    assert all(p["fits"] == "no" for p in csv.DictReader(open(tmp_path / "noise.csv")))
 
 
 def test_fit_builtin_and_resume(tmp_path):
