@@ -1,0 +1,18 @@
+"""Named augmentations. `heritage` follows Kudari et al. §4.1 (rotation over 90°, shear up to 50°,
+scale 0.5–1.0; ranges read as Keras' symmetric rotation_range/shear_range); `rot`, `shear`, `scale`
+are its parts one at a time (their Table 2); `dec-da` is DEC-DA's (rotation ±10°, shifts 10%)."""
+from __future__ import annotations
+
+from ..registry import Registry
+from .affine import RandomAffine
+
+AUGMENTATIONS = Registry("augmentation")
+
+for _name, _aug in {
+    "heritage": RandomAffine(rotation=(-90.0, 90.0), shear=50.0, scale=(0.5, 1.0)),
+    "rot": RandomAffine(rotation=(-90.0, 90.0)),
+    "shear": RandomAffine(shear=50.0),
+    "scale": RandomAffine(scale=(0.5, 1.0)),
+    "dec-da": RandomAffine(rotation=(-10.0, 10.0), shift=0.1),
+}.items():
+    AUGMENTATIONS.register(_name)(_aug)
