@@ -189,6 +189,9 @@ def _list() -> int:
     print("encoders:   " + ", ".join(ENCODERS.names()))
     print("losses:     " + ", ".join(LOSSES.names()))
     print("refreshers: " + ", ".join(REFRESHERS.names()))
+    from .augment import AUGMENTATIONS
+
+    print("augment:    " + ", ".join(AUGMENTATIONS.names()) + "  (per stage: --set pretrain.augment=heritage)")
     print("datasets:   " + ", ".join(data_mod.DATASETS) + ", or any folder of images")
     from .bench.tables import TABLES
 

@@ -55,6 +55,9 @@ class StageConfig:
     refreshers: tuple[str, ...] = ()  # periodic jobs, run in this order
     update_interval: int = 140  # steps between DEC target-distribution refreshes
     tol: float = 0.001  # stop clustering when fewer than tol of the labels change at a refresh
+    augment: str | None = None  # augmentation preset for this stage (heritage, rot, shear, scale, dec-da)
+    inputs: str = "clean"  # what recon/KL/k-means terms see: clean | augmented (DEC-DA) | both (original + augmented)
+    views: int = 1  # augmented copies per image handed to consistency terms
 
 
 @dataclass(frozen=True)

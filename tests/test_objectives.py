@@ -4,8 +4,8 @@ import math
 import torch
 
 from deepclust.nets import Output, StudentTHead
-from deepclust.objectives import (Batch, ClusterState, KLTargetLoss, KMeansLoss, ReconstructionLoss,
-                                  target_distribution)
+from deepclust.objectives import (Batch, ClusterState, ConsistencyLoss, KLTargetLoss, KMeansLoss,
+                                  ReconstructionLoss, target_distribution)
 
 
 def test_reconstruction_is_mean_squared_error():
@@ -64,3 +64,17 @@ def test_kmeans_loss_uses_nearest_centroid():
     assert math.isclose(float(got.detach()), (1.0 + 2.0) / 2, rel_tol=1e-6)
     got.backward()
     assert torch.allclose(z.grad, torch.tensor([[0.0, 1.0], [-1.0, -1.0]]))
+
+
+def test_consistency_loss_formula():
+    """CCL (Kudari et al. eq. 2): 1/(NK) Σ_i Σ_k |p(k|i) - p^t(k|i)|."""
+    q = torch.tensor([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    qt = torch.tensor([[0.5, 0.4, 0.1], [0.2, 0.1, 0.7]])
+    out = Output(z=torch.zeros(2, 2), q=q, views=[Output(z=torch.zeros(2, 2), q=qt)])
+    got = ConsistencyLoss()(out, Batch(x=torch.zeros(2, 1, 1, 1), idx=torch.arange(2)), ClusterState())
+    by_hand = (0.2 + 0.2 + 0.0 + 0.1 + 0.0 + 0.1) / (2 * 3)
+    assert math.isclose(float(got), by_hand, rel_tol=1e-6)
+    # two views: the mean of the per-view losses; with inputs "both" only the first N rows are compared
+    out2 = Output(z=torch.zeros(4, 2), q=torch.cat([q, qt]), views=[Output(z=q, q=qt), Output(z=q, q=q)])
+    got2 = ConsistencyLoss()(out2, Batch(x=torch.zeros(4, 1, 1, 1), idx=torch.arange(4)), ClusterState())
+    assert math.isclose(float(got2), by_hand / 2, rel_tol=1e-6)

@@ -53,6 +53,7 @@ def test_loss_contract(name):
     net = ClusterNet(ae, head)
     x = torch.rand(6, 1, 4, 4)
     out = net(x)
+    out.views = [net(torch.rand_like(x), reconstruct=False)]
     state = ClusterState(p=torch.softmax(torch.randn(10, 3), 1), centroids=torch.randn(3, 3))
     value = loss(out, Batch(x=x, idx=torch.arange(6)), state)
     assert value.dim() == 0 and torch.isfinite(value) and value >= 0

@@ -70,7 +70,19 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
         if stage.batch_size < 1:
             raise UserError(f"{sname}.batch_size must be at least 1")
         terms = _terms(stage)
+        if stage.inputs not in ("clean", "augmented", "both"):
+            raise UserError(f"{sname}.inputs must be clean, augmented or both, got '{stage.inputs}'")
+        if stage.views < 1:
+            raise UserError(f"{sname}.views must be at least 1, got {stage.views}")
         provided: set[str] = set()
+        if stage.augment:
+            from ..augment import AUGMENTATIONS
+
+            AUGMENTATIONS.get(stage.augment)  # unknown preset: a clear error now, not mid-training
+            provided.add("views")
+        elif stage.inputs != "clean":
+            raise UserError(f"{sname}.inputs is '{stage.inputs}' but {sname}.augment is not set: "
+                            f"set {sname}.augment to a preset (heritage, rot, shear, scale, dec-da)")
         for r in stage.refreshers:
             provided |= build_refresher(r, stage).provides
         if cfg.encoder.name != "identity":
@@ -78,7 +90,7 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
         if any("q" in t.loss.needs for t in terms):
             provided.add("q")
         for t in terms:
-            missing = t.loss.needs - provided
+            missing = set(t.loss.needs - provided)
             if "q" in t.loss.needs and "head_init" not in provided:
                 missing.add("head_init")
             if missing:
@@ -91,15 +103,15 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
 
 
 def _fix_hint(missing: set[str], sname: str) -> str:
-    hints = {"p": f"add 'target' to {sname}.refreshers", "head_init": f"add 'kmeans_init' to {sname}.refreshers",
+    hints = {"p": f"add 'target' to {sname}.refreshers", "head_init": f"add 'kmeans_init' (or 'kmeans_refresh') to {sname}.refreshers",
              "centroids": f"add 'kmeans_init' (and 'dcn') to {sname}.refreshers",
              "recon": "use an encoder with a decoder (mlp or conv_ae)",
-             "views": "set an augmentation so the loop makes views"}
+             "views": f"set {sname}.augment to a preset (heritage, rot, shear, scale, dec-da)"}
     return "; ".join(hints.get(m, m) for m in sorted(missing))
 
 
 def _needs_head(cfg: RunConfig) -> bool:
-    return any("q" in LOSSES.get(n).needs for n, w in cfg.cluster.losses.items() if w)
+    return any("q" in LOSSES.get(n).needs for st in (cfg.pretrain, cfg.cluster) for n, w in st.losses.items() if w)
 
 
 def build_model(cfg: RunConfig, in_shape: tuple[int, int, int]) -> ClusterNet:

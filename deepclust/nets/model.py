@@ -1,7 +1,7 @@
 """The network a method trains: an autoencoder (or encoder) plus an optional cluster head."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -17,6 +17,7 @@ class Output:
     z: torch.Tensor  # N×D embedding
     recon: torch.Tensor | None = None  # N×C×H×W reconstruction
     q: torch.Tensor | None = None  # N×K soft cluster assignment
+    views: list["Output"] = field(default_factory=list)  # outputs for the batch's augmented views
 
 
 class ClusterNet(nn.Module):

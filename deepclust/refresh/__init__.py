@@ -1,10 +1,10 @@
 from . import centroids, dcn, target  # noqa: F401  (registers the refreshers)
 from .base import Context, Refresher
-from .centroids import KMeansInit
+from .centroids import KMeansInit, KMeansRefresh
 from .dcn import DCNRefresher
 from .target import TargetRefresher
 
-__all__ = ["Context", "Refresher", "KMeansInit", "DCNRefresher", "TargetRefresher", "build_refresher"]
+__all__ = ["Context", "Refresher", "KMeansInit", "KMeansRefresh", "DCNRefresher", "TargetRefresher", "build_refresher"]
 
 
 def build_refresher(name_or_obj, stage):

@@ -34,3 +34,28 @@ class KMeansInit(Refresher):
         if ctx.labels is not None:
             rec.update(evaluate(ctx.labels, labels))
         return rec
+
+
+@REFRESHERS.register("kmeans_refresh")
+class KMeansRefresh(KMeansInit):
+    """k-means on the embedding every `stage.update_interval` steps (from step 0), so that a loss
+    on soft assignments (e.g. the consistency loss while pretraining) has centres that follow the
+    embedding as it learns (Kudari et al. §3, eq. 3-4)."""
+
+    def __init__(self, update_interval: int):
+        self.update_interval = max(1, int(update_interval))
+
+    @classmethod
+    def from_stage(cls, stage):
+        return cls(stage.update_interval)
+
+    def at_start(self, ctx: Context):
+        return None  # due(0) runs it
+
+    def due(self, step: int) -> bool:
+        return step % self.update_interval == 0
+
+    def __call__(self, ctx: Context):
+        rec = KMeansInit.at_start(self, ctx)
+        rec["event"] = "kmeans_refresh"
+        return rec

@@ -67,6 +67,13 @@ def run_stage(
             if rec:
                 log({"stage": name, "step": 0, "epoch": 0.0, **rec})
     reconstruct = any("recon" in t.loss.needs for t in terms)
+    want_views = any("views" in t.loss.needs for t in terms)
+    aug = None
+    if stage.augment:
+        from ..augment import AUGMENTATIONS
+
+        aug = AUGMENTATIONS.get(stage.augment)
+        aug_gen = torch.Generator(device=dev)
     channels_last = dev.type == "cuda" and ctx.images.dim() == 4
     sums = torch.zeros(len(terms) + 1, device=dev)
     count = 0
@@ -91,12 +98,24 @@ def run_stage(
         if ctx.state.stop:
             break
         idx = perm[pos * bs:(pos + 1) * bs]
-        x = ctx.to_float(ctx.images[idx])
+        clean = ctx.to_float(ctx.images[idx])
+        x, views = clean, []
+        if aug is not None:
+            # Reseeded from (seed, step): a resumed run draws the same augmentations.
+            aug_gen.manual_seed(cfg.train.seed * 1_000_003 + step * 7919 + 17)
+            # One batched warp per call; inputs picks what the ordinary loss terms see.
+            if stage.inputs == "augmented":
+                x = aug(clean, aug_gen)
+            elif stage.inputs == "both":
+                x, idx = torch.cat([clean, aug(clean, aug_gen)]), torch.cat([idx, idx])
+            if want_views:
+                views = [aug(clean, aug_gen) for _ in range(stage.views)]
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        batch = Batch(x=x, idx=idx)
+        batch = Batch(x=x, idx=idx, views=views)
         with autocast(dev):
             out = model(x, reconstruct=reconstruct)
+            out.views = [model(v, reconstruct=False) for v in views]
             values = [t.loss(out, batch, ctx.state).float() for t in terms]
             loss = sum(t.weight * v for t, v in zip(terms, values))
         opt.zero_grad(set_to_none=True)
