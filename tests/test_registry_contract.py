@@ -9,15 +9,21 @@ from deepclust.objectives import Batch, ClusterState
 from deepclust.refresh import Refresher, build_refresher
 from deepclust.registry import ENCODERS, LOSSES, METHODS, REFRESHERS
 
-SHAPES = [(1, 28, 28), (1, 16, 16), (3, 32, 32), (1, 8, 8)]
+SHAPES = [(1, 28, 28), (1, 16, 16), (3, 32, 32), (1, 8, 8), (3, 64, 64), (3, 96, 72)]
 
 
 @pytest.mark.parametrize("name", ENCODERS.names())
 @pytest.mark.parametrize("shape", SHAPES)
 def test_encoder_contract(name, shape):
     torch.manual_seed(0)
+    from deepclust.errors import UserError
+
     for pool in (("flatten", "gap") if name == "conv_ae" else ("flatten",)):
-        ae = build_autoencoder(EncoderConfig(name=name, pool=pool), shape)
+        try:
+            ae = build_autoencoder(EncoderConfig(name=name, pool=pool), shape)
+        except UserError as e:  # an encoder may refuse images too small for it, with a clear message
+            assert "too small" in str(e) and min(shape[1:]) < 16
+            return
         x = torch.rand(4, *shape)
         z = ae.encode(x)
         assert z.shape == (4, ae.embed_dim)
@@ -81,3 +87,12 @@ def test_method_recipe_builds(name):
             assert loss in LOSSES
         for r in stage.refreshers:
             assert r in REFRESHERS
+
+
+def test_vgg_cae_takes_photos_and_grey_digits():
+    for shape in [(3, 64, 64), (3, 96, 96), (1, 28, 28)]:
+        ae = build_autoencoder(EncoderConfig(name="vgg_cae"), shape).eval()
+        x = torch.rand(2, *shape)
+        r = ae.decode(ae.encode(x))
+        assert r.shape == x.shape and r.min() >= 0 and r.max() <= 1  # sigmoid output
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in ae.modules()) == 4
