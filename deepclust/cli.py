@@ -25,6 +25,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     p.add_argument("--no-report", action="store_true", help="skip writing report.html")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--augment", default=None, metavar="PRESET",
+                   help="pretrain the autoencoder on original + augmented images (heritage, rot, shear, scale, dec-da)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,6 +102,8 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
             over["train"]["progress"] = False
         if args.out:
             over["out_dir"] = args.out
+        if args.augment:
+            over["pretrain"] = {"augment": args.augment, "inputs": "both"}
         method = over["method"].get("name") or method_default
         base: dict = dict(FOLDER_DEFAULTS) if args.cmd == "cluster" else {}
         profile = getattr(args, "profile", None)

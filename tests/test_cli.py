@@ -121,3 +121,17 @@ def test_bad_input_one_line_error(args, message, photo_folder, tmp_path):
     err = [line for line in r.stderr.splitlines() if line.startswith("error:")]
     assert len(err) == 1 and message in err[0], r.stderr
     assert not (tmp_path / "runs").exists()  # nothing created before the error
+
+
+def test_cluster_with_augmentation_shows_examples(photo_folder, tmp_path):
+    r = cli("cluster", photo_folder, "--k", 3, "--image-size", 16, "--augment", "heritage", "--out", tmp_path, *FAST)
+    assert r.returncode == 0, r.stderr
+    run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
+    import yaml
+
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["pretrain"]["augment"] == "heritage" and cfg["pretrain"]["inputs"] == "both"
+    z = np.load(run / "augmented.npz")
+    assert z["views"].shape[:2] == (8, 4) and z["views"].shape[2:] == z["original"].shape[1:]
+    html = (run / "report.html").read_text()
+    assert 'id="augmented"' in html and "<code>heritage</code>" in html

@@ -223,6 +223,16 @@ def write_outputs(run: RunDir, cfg: RunConfig, data: ImageSet, res: FitResult) -
     run.write_assignments(data.names, res.labels, res.confidence, truth)
     run.write_gallery(data.images, data.names, res.labels, res.confidence)
     run.write_embedding_2d(res.embedding, res.labels, truth, seed=cfg.train.seed)
+    preset = cfg.pretrain.augment or cfg.cluster.augment
+    if preset:
+        from ..augment import AUGMENTATIONS
+
+        g = torch.Generator().manual_seed(cfg.train.seed)
+        pick = torch.randperm(len(data), generator=g)[:8]
+        x = data.images[pick].float() / 255
+        views = torch.stack([AUGMENTATIONS.get(preset)(x, g) for _ in range(4)], 1)  # n×4×C×H×W
+        run.write_augmented(data.images[pick], (views * 255).round().clamp(0, 255).to(torch.uint8),
+                            [data.names[i] for i in pick.tolist()], preset)
     tensors = {f"model.{k}": v for k, v in res.model.state_dict().items()}
     tensors["centers"] = torch.from_numpy(res.centers)
     run.save_model(tensors)

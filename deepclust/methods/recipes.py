@@ -65,6 +65,19 @@ _register("gapdcec", "GAP-DCEC (Kolla & VenuGopal): DCEC with global average poo
     "encoder": {"pool": "gap"},
 }, base="dcec")
 
+# DEC-DA (Guo et al. 2018): the autoencoder and the clustering both see augmented images, while the
+# target P is refreshed from clean ones (the refresher embeds clean images; `inputs: augmented`).
+_DA = {"augment": "dec-da", "inputs": "augmented"}
+_register("convdec-da", "ConvDEC-DA (Guo et al. 2018): DCEC's conv AE, DEC loss, augmented inputs, P from clean images", {
+    "pretrain": {**_DA, "epochs": 500},
+    "cluster": {**_DA, "losses": {"kl_target": 1.0, "recon": None}, "optim": {"name": "adam", "lr": 1e-3},
+                "update_interval": 140},
+    "note": "DEC-DA reference: 500 pretraining epochs, Adam 1e-3 for clustering; update_interval 30 on mnist-test/usps.",
+}, base="dcec")
+_register("convidec-da", "ConvIDEC-DA (Guo et al. 2018): ConvDEC-DA that keeps the reconstruction loss", {
+    "cluster": {"losses": {"kl_target": 0.1, "recon": 1.0}},
+}, base="convdec-da")
+
 
 def recipe(name: str) -> Recipe:
     return METHODS.get(name)

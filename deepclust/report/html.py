@@ -72,6 +72,7 @@ def build_context(run_dir: Path) -> dict[str, Any]:
     skipped = safely("skipped.csv", lambda: read_skipped(run_dir))
     gallery = safely("gallery.npz", lambda: read_gallery(run_dir))
     embedding = safely("embedding_2d.npz", lambda: read_embedding(run_dir))
+    augmented = safely("augmented.npz", lambda: _augmented(run_dir))
 
     header = _header(run_dir, result, config, assign)
     sizes = _cluster_sizes(result, assign, header["k_int"])
@@ -87,6 +88,7 @@ def build_context(run_dir: Path) -> dict[str, Any]:
         "n_clusters_shown": len(sizes),
         "gallery": safely("gallery", lambda: build_tiles(gallery, dict(enumerate(sizes)))
                           if gallery is not None else None),
+        "augmented": augmented,
         "confusion": safely("confusion matrix", lambda: _confusion(assign, header["k_int"])),
         "loss_plot": safely("loss curves", lambda: plots.loss_plot(metrics) if metrics else None),
         "quality_plot": safely("quality curves",
@@ -238,3 +240,18 @@ def _bytes(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} B"
+
+
+def _augmented(run_dir: Path) -> dict[str, Any] | None:
+    """Rows of [original, augmented copies] from augmented.npz, as data URIs."""
+    import numpy as np
+
+    from deepclust.report.gallery import image_to_data_uri
+
+    path = run_dir / "augmented.npz"
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        rows = [{"name": str(n), "original": image_to_data_uri(o), "views": [image_to_data_uri(v) for v in vs]}
+                for n, o, vs in zip(z["names"], z["original"], z["views"])]
+        return {"preset": str(z["preset"]), "rows": rows}

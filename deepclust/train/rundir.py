@@ -110,6 +110,12 @@ class RunDir:
         np.savez_compressed(self.path / "embedding_2d.npz", xy=xy.astype(np.float32),
                             cluster=np.asarray(labels)[idx], **extra)
 
+    def write_augmented(self, originals: torch.Tensor, views: torch.Tensor, names, preset: str) -> None:
+        """A few images and augmented copies of them, so the report shows what the model trained on."""
+        np.savez_compressed(self.path / "augmented.npz", original=originals.permute(0, 2, 3, 1).numpy(),
+                            views=views.permute(0, 1, 3, 4, 2).numpy(), names=np.asarray(names, dtype=str),
+                            preset=np.asarray(preset))
+
     def save_model(self, tensors: dict[str, torch.Tensor]) -> None:
         from safetensors.torch import save_file
 
