@@ -155,8 +155,6 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
 def _predict(args) -> int:
     import csv
 
-    import torch
-
     from .data import load_dataset
     from .methods.pipeline import load_model, soft_assign
 
@@ -167,8 +165,7 @@ def _predict(args) -> int:
         print(f"skipped {len(data.skipped)} unreadable file(s):", file=sys.stderr)
         for f, why in data.skipped[:20]:
             print(f"  {f}: {why}", file=sys.stderr)
-    with torch.no_grad():
-        z = torch.cat([model.ae.encode(data.images[i:i + 2048].float() / 255) for i in range(0, len(data), 2048)])
+    z = model.embed(data.images)
     labels, conf, dist = soft_assign(z, centers, cfg.method.alpha)
     thr = float(result.get("outlier_distance", float("inf")))
     out = Path(args.output) if args.output else Path(args.run_dir) / f"predictions-{Path(args.folder).name}.csv"

@@ -96,10 +96,7 @@ class Clusterer:
         if tuple(data.images.shape[1:]) != self.image_shape_:
             raise UserError(f"images of shape {tuple(data.images.shape[1:])} differ from the "
                             f"{self.image_shape_} the model was fitted on")
-        dev = next(iter(self.model_.parameters()), torch.empty(0)).device
-        out = [self.model_.ae.encode(data.images[i:i + 4096].to(dev).float() / 255).float().cpu()
-               for i in range(0, len(data), 4096)]
-        return torch.cat(out).numpy()
+        return self.model_.embed(data.images).cpu().numpy()
 
     def predict(self, X) -> np.ndarray:
         from .pipeline import soft_assign

@@ -32,6 +32,17 @@ class ClusterNet(nn.Module):
         q = self.head(z) if self.head is not None else None
         return Output(z=z, recon=recon, q=q)
 
+    @torch.no_grad()
+    def embed(self, images: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+        """Embedding (N×D float32, on the model's device) of uint8 images, in eval mode, in chunks."""
+        was_training = self.training
+        self.eval()
+        dev = next(iter(self.parameters()), images.new_empty(0)).device
+        out = [self.ae.encode(images[i:i + chunk].to(dev).float().div_(255.0)).float()
+               for i in range(0, len(images), chunk)]
+        self.train(was_training)
+        return torch.cat(out)
+
 
 def build_autoencoder(cfg: EncoderConfig, in_shape: tuple[int, int, int]) -> nn.Module:
     return ENCODERS.get(cfg.name)(cfg, in_shape)

@@ -27,15 +27,9 @@ class Context:
     def to_float(self, x: torch.Tensor) -> torch.Tensor:
         return x.float().div_(255.0)
 
-    @torch.no_grad()
     def embed_all(self, chunk: int = 4096) -> torch.Tensor:
         """Embedding of every image, N×D float32 on the device (eval mode, no gradients)."""
-        was_training = self.model.training
-        self.model.eval()
-        outs = [self.model.ae.encode(self.to_float(self.images[i:i + chunk])).float()
-                for i in range(0, len(self.images), chunk)]
-        self.model.train(was_training)
-        return torch.cat(outs)
+        return self.model.embed(self.images, chunk)
 
 
 class Refresher:
