@@ -41,3 +41,62 @@ def test_quick_profile_shortens_schedules():
     assert quick.pretrain.epochs < full.pretrain.epochs and quick.cluster.max_steps < full.cluster.max_steps
     assert quick.profile == "quick" and full.profile == "full"
     assert quick.encoder == full.encoder and quick.cluster.losses == full.cluster.losses  # same recipe
+
+
+def test_rows_carry_their_own_overrides(tmp_path, monkeypatch):
+    import pytest
+
+    from deepclust.errors import UserError
+
+    monkeypatch.chdir(tmp_path)
+    t = tables.Table(
+        name="tiny-rows", source="a test table", protocol="same images",
+        rows={"K-means": "kmeans", "K-means x3": {"method": "kmeans", "overrides": {"method": {"n_init": 3}}}},
+        datasets={"Digits": "digits"}, paper={}, overrides={"data": {"limit": 60}, "method": {"n_init": 1}},
+    )
+    assert t.row_method("K-means x3") == "kmeans" and t.row_overrides("K-means") == {}
+    # profile < table overrides < row overrides
+    assert t.cell_overrides("K-means x3", "digits", "quick")["method"] == {"n_init": 3}
+    monkeypatch.setitem(tables.TABLES, "tiny-rows", t)
+    written = runner.run("tiny-rows", seeds=[0], results=tmp_path, log=lambda s: None)
+    recs = {json.loads(p.read_text())["row"]: json.loads(p.read_text()) for p in written}
+    assert recs["K-means"]["config"]["method"]["n_init"] == 1
+    assert recs["K-means x3"]["config"]["method"]["n_init"] == 3
+    assert recs["K-means x3"]["row_overrides"] == {"method": {"n_init": 3}}
+    assert {p.name for p in written} == {"kmeans__digits__s0.json", "kmeansx3__digits__s0.json"}
+    # --rows picks a row by label or by its method's name
+    assert runner.run("tiny-rows", seeds=[1], rows=["K-means x3"], results=tmp_path, log=lambda s: None)[0].name \
+        == "kmeansx3__digits__s1.json"
+    bad = tables.Table(name="bad", source="", protocol="", rows={"X": {"overrides": {}}}, datasets={}, paper={})
+    with pytest.raises(UserError, match="row 'X' must be a method name"):
+        bad.row_method("X")
+
+
+def test_existing_tables_keep_their_rows_and_cell_settings():
+    t = tables.get_table("gapdcec-table1")
+    assert [t.row_method(r) for r in t.rows] == ["kmeans", "dec", "idec", "dcn", "dcec", "gapdcec"]
+    for row in t.rows:
+        assert t.cell_overrides(row, "usps", "quick") == tables.profile_overrides(t.row_method(row), "usps", "quick")
+    assert runner.cell_path(runner.DEFAULT_RESULTS, t.name, "quick", "GAP-DCEC", "MNIST-test", 2).name \
+        == "gapdcec__mnisttest__s2.json"
+
+
+def test_shared_pretraining_reuses_one_autoencoder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    over = {"data": {"limit": 120}, "pretrain": {"epochs": 2}, "cluster": {"max_steps": 6, "update_interval": 3},
+            "method": {"n_init": 1}}
+    t = tables.Table(name="tiny-shared", source="", protocol="", datasets={"Digits": "digits"}, paper={},
+                     rows={"DEC": "dec", "AE+k-means": "ae-kmeans", "IDEC": "idec"},
+                     overrides=over, share_pretraining=True)
+    monkeypatch.setitem(tables.TABLES, "tiny-shared", t)
+    logs = []
+    written = runner.run("tiny-shared", seeds=[0], results=tmp_path, log=logs.append)
+    recs = [json.loads(p.read_text()) for p in written]
+    keys = {r["pretrain_shared"]["key"] for r in recs}
+    assert len(keys) == 1 and sum("pretraining the shared autoencoder" in s for s in logs) == 1
+    assert [r["pretrain_shared"]["reused"] for r in recs] == [True, True, True]
+    # The clustering stage starts from the shared autoencoder: its k-means init equals AE+k-means' result.
+    first = [json.loads(line) for line in (tmp_path / recs[2]["run_dir"] / "metrics.jsonl").read_text().splitlines()]
+    init = next(r for r in first if r.get("event") == "kmeans_init")
+    assert abs(init["acc"] - recs[1]["acc"]) < 1e-9
+    assert all("pretrain" in r["stage_s"] for r in recs)

@@ -227,7 +227,8 @@ def test_bad_arguments_are_user_errors():
     for kwargs in (dict(limit=0), dict(image_size=-1), dict(channels=2)):
         with pytest.raises(UserError):
             load_dataset("digits", **kwargs)
-    assert set(DATASETS) == {"mnist", "mnist-test", "fashion-mnist", "usps", "coil20", "digits"}
+    assert set(DATASETS) == {"mnist", "mnist-test", "fashion-mnist", "usps", "coil20", "digits",
+                             "fashion-mnist-1500", "coil20-32"}
 
 
 # ---------------------------------------------------------------- folders

@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..config import deep_update, to_dict
-from .tables import get_table, profile_overrides
+from ..config import deep_update, merge, to_dict
+from .tables import get_table
 
 DEFAULT_RESULTS = Path("benchmarks/results")
 
@@ -42,7 +42,8 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
         for col, ds in t.datasets.items():
             if datasets and col not in datasets and ds not in datasets:
                 continue
-            for row, method in t.rows.items():
+            for row in t.rows:
+                method = t.row_method(row)
                 if rows and row not in rows and method not in rows:
                     continue
                 out = cell_path(results, table, profile, row, col, seed)
@@ -53,7 +54,7 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
                     cache.clear()
                     cache[ds] = load_dataset(ds, root=data_root)
                 data = cache[ds]
-                over = deep_update(profile_overrides(method, ds, profile), t.overrides)
+                over = t.cell_overrides(row, ds, profile)
                 over = deep_update(over, {"method": {"n_clusters": int(data.labels.max()) + 1},
                                           "data": {"name": ds}, "train": {"seed": seed, "progress": False}})
                 if device:
@@ -63,17 +64,29 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
                 # Each cell also keeps a full run folder (learning curves, report) under runs/bench/.
                 run_dir = RunDir(Path(cfg.out_dir) / "bench" / table / profile / out.stem)
                 run_dir.write_config(cfg)
+                shared = None
+                if t.share_pretraining and cfg.pretrain.losses:
+                    shared = _shared_pretraining(cfg, data, ds, run_dir, log)
                 t0 = time.perf_counter()
-                res = fit(cfg, data, run=run_dir)
+                res = fit(cfg, data, run=run_dir, resume=shared is not None and shared["resume"])
                 wall = time.perf_counter() - t0
+                if shared is not None:
+                    if shared["resume"]:  # the pretraining ran once, for an earlier cell: count it here too
+                        wall += shared["pretrain_s"]
+                        res.stage_s = {"pretrain": shared["pretrain_s"], **res.stage_s}
+                    else:
+                        _save_pretrained(shared["path"], res.model, res.stage_s.get("pretrain", 0.0))
                 write_outputs(run_dir, cfg, data, res)
                 rec: dict[str, Any] = {
                     "table": table, "row": row, "dataset": col, "dataset_name": ds, "seed": seed,
-                    "profile": profile, "protocol": t.protocol, "method": method, **res.metrics,
+                    "profile": profile, "protocol": t.protocol, "method": method,
+                    "row_overrides": t.row_overrides(row), **res.metrics,
                     "paper": t.paper.get((row, col)), "wall_s": round(wall, 2), "stage_s": res.stage_s,
                     "device": res.device, "torch": torch.__version__, "git_commit": git_commit(),
                     "n_images": len(data), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                     "run_dir": str(run_dir.path),
+                    "pretrain_shared": None if shared is None else {
+                        "key": shared["key"], "reused": shared["resume"], "pretrain_s": shared["pretrain_s"]},
                     "config": to_dict(cfg),
                 }
                 out.parent.mkdir(parents=True, exist_ok=True)
@@ -82,6 +95,56 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
                 written.append(out)
     return written
 
+
+def _pretrain_key(cfg, ds: str) -> str:
+    """Everything the pretrained autoencoder depends on."""
+    import hashlib
+
+    parts = {"dataset": ds, "data": to_dict(cfg.data), "encoder": to_dict(cfg.encoder),
+             "pretrain": to_dict(cfg.pretrain), "seed": cfg.train.seed, "device": cfg.train.device,
+             "k": cfg.method.n_clusters, "alpha": cfg.method.alpha, "n_init": cfg.method.n_init}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _save_pretrained(path: Path, model, pretrain_s: float) -> None:
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save({"ae": {k: v.detach().cpu() for k, v in model.ae.state_dict().items()},
+                "pretrain_s": float(pretrain_s)}, tmp)
+    tmp.replace(path)
+
+
+def _shared_pretraining(cfg, data, ds: str, run_dir, log) -> dict[str, Any]:
+    """Share one pretrained autoencoder between cells with equal pretraining settings.
+
+    The autoencoder is cached under <out_dir>/bench/_pretrained/<key>.pt. A cell whose clustering stage
+    trains nothing (k-means on the embedding) runs in full and fills the cache; any other cell starts
+    from the cached autoencoder (pretraining it first, on its own, when it is not cached yet): its run
+    folder gets a checkpoint that marks pretraining done, and fit() resumes from it.
+    """
+    import torch
+
+    from ..methods.pipeline import build_model, fit
+
+    key = _pretrain_key(cfg, ds)
+    path = Path(cfg.out_dir) / "bench" / "_pretrained" / f"{key}.pt"
+    cluster_trains = any(w for w in cfg.cluster.losses.values())
+    if not path.exists():
+        if not cluster_trains:
+            return {"key": key, "path": path, "resume": False, "pretrain_s": None}
+        log(f"       pretraining the shared autoencoder {key}")
+        pre = merge(cfg, {"cluster": {"losses": {k: None for k in cfg.cluster.losses}, "refreshers": [],
+                                      "augment": None, "inputs": "clean", "epochs": 0, "max_steps": None}})
+        res = fit(pre, data)
+        _save_pretrained(path, res.model, res.stage_s.get("pretrain", 0.0))
+    cached = torch.load(path, map_location="cpu", weights_only=True)
+    model = build_model(cfg, tuple(data.images.shape[1:]))
+    model.ae.load_state_dict(cached["ae"])
+    run_dir.save_checkpoint({"stage": "pretrain", "step": 0, "done": ["pretrain"], "model": model.state_dict(),
+                             "optim": {}, "state": {}})
+    return {"key": key, "path": path, "resume": True, "pretrain_s": cached["pretrain_s"]}
 
 def _fmt(vals: list[float]) -> str:
     if not vals:
@@ -109,21 +172,28 @@ def report(table: str, results=None) -> str:
         torches = sorted({r["torch"] for r in recs})
         seeds = sorted({r["seed"] for r in recs})
         counts = sorted({len(v) for v in cells.values()})
+        where = (f"the paper's numbers (on {t.paper_dataset}) in the last columns" if t.paper_dataset
+                 else "the paper's number in brackets")
         lines += [f"**Profile `{profile}`** — ours ×100: mean ± std over the seeds each cell has (seeds present: "
                   f"{seeds}; seeds per cell: {'–'.join(map(str, counts))}; a single value is one seed); "
-                  f"the paper's number in brackets. Device: {', '.join(devices)}; torch {', '.join(torches)}.", ""]
+                  f"{where}. Device: {', '.join(devices)}; torch {', '.join(torches)}.", ""]
         head = ["Method"] + [f"{c} {m.upper()}" for c in t.datasets for m in t.metrics]
+        if t.paper_dataset:
+            head += [f"Paper {t.paper_dataset} {m.upper()}" for m in t.metrics]
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "---|" * len(head))
         for row in t.rows:
             cols = [row]
             for c in t.datasets:
                 rs = cells.get((row, c), [])
-                paper = t.paper.get((row, c), {})
+                paper = {} if t.paper_dataset else t.paper.get((row, c), {})
                 for m in t.metrics:
                     ours = _fmt([r[m] for r in rs])
                     p = f" [{paper[m] * 100:.2f}]" if m in paper else ""
                     cols.append(ours + p if rs else f"–{p}")
+            if t.paper_dataset:
+                paper = t.paper.get((row, t.paper_dataset), {})
+                cols += [f"{paper[m] * 100:.2f}" if m in paper else "–" for m in t.metrics]
             lines.append("| " + " | ".join(cols) + " |")
         lines += ["", "Wall time per run (median, seconds, end to end incl. k-means), as measured while these runs "
                   "shared the machine with other jobs: a record, not a speed benchmark.", ""]

@@ -28,13 +28,27 @@ from deepclust.data.imageset import ImageSet
 from deepclust.data.transforms import check_limit
 from deepclust.errors import UserError
 
-DATASETS: tuple[str, ...] = ("mnist", "mnist-test", "fashion-mnist", "usps", "coil20", "digits")
+DATASETS: tuple[str, ...] = ("mnist", "mnist-test", "fashion-mnist", "usps", "coil20", "digits",
+                             "fashion-mnist-1500", "coil20-32")
+
+# Proxies for Kudari et al.'s Indian Digital Heritage set (10 classes x 150 images, not public), built
+# reproducibly from a public set. name -> (source dataset, images per class or None = all, side in px or
+# None = native). fashion-mnist-1500: 150 images of each of the 10 classes, drawn without replacement
+# from all 70,000 Fashion-MNIST images with numpy's default_rng(PROXY_SEED), kept in source order.
+# coil20-32: all of COIL-20 (72 poses per object) at 32x32 (bilinear, antialiased), small enough for
+# the paper's 4-block VGG autoencoder (32 -> 16 -> 8 -> 4 -> 2) to train in seconds per epoch on a CPU.
+PROXY_SEED = 20210917
+PROXIES: dict[str, tuple[str, int | None, int | None]] = {
+    "fashion-mnist-1500": ("fashion-mnist", 150, None),
+    "coil20-32": ("coil20", None, 32),
+}
 
 # The checkout sits beside shared/; resolved from this file so any working directory works.
 _REPO_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "datasets"
 
 _DISPLAY = {"mnist": "MNIST", "mnist-test": "MNIST", "fashion-mnist": "Fashion-MNIST",
-            "usps": "USPS", "coil20": "COIL-20", "digits": "digits"}
+            "usps": "USPS", "coil20": "COIL-20", "digits": "digits",
+            "fashion-mnist-1500": "Fashion-MNIST", "coil20-32": "COIL-20"}
 # name -> (folder under the data root, idx splits in dataset order)
 _IDX = {"mnist": ("MNIST", ("train", "t10k")), "mnist-test": ("MNIST", ("t10k",)),
         "fashion-mnist": ("FashionMNIST", ("train", "t10k"))}
@@ -222,6 +236,35 @@ def _names(name: str, sources: list[Path], n: int) -> list[str]:
     return [f"{name}/{i:06d}" for i in range(n)]
 
 
+def proxy_indices(labels: np.ndarray, per_class: int, seed: int = PROXY_SEED) -> np.ndarray:
+    """Indices of `per_class` images of every class, drawn without replacement with a fixed seed,
+    sorted (so the subset keeps the source's order)."""
+    rng = np.random.default_rng(seed)
+    picks = []
+    for c in np.unique(labels):
+        pool = np.flatnonzero(labels == c)
+        if len(pool) < per_class:
+            raise UserError(f"class {c} has only {len(pool)} images; cannot draw {per_class}")
+        picks.append(rng.choice(pool, size=per_class, replace=False))
+    return np.sort(np.concatenate(picks))
+
+
+def _load_proxy(name: str, root: str | os.PathLike | None, limit: int | None) -> ImageSet:
+    from deepclust.data.transforms import resize_images
+
+    source, per_class, size = PROXIES[name]
+    base = load_builtin(source, root=root)
+    images, labels, names = base.images, base.labels, base.names
+    if per_class is not None:
+        idx = torch.from_numpy(proxy_indices(labels.numpy(), per_class))
+        images, labels, names = images[idx], labels[idx], [names[i] for i in idx.tolist()]
+    if size is not None:
+        images = resize_images(images, size)
+    if limit is not None:
+        images, labels, names = images[:limit], labels[:limit], names[:limit]
+    return ImageSet(images=images.contiguous(), labels=labels.clone(), names=list(names), name=name)
+
+
 def load_builtin(name: str, root: str | os.PathLike | None = None, limit: int | None = None) -> ImageSet:
     """One built-in dataset at its native size, grey (N×1×H×W), with labels.
 
@@ -230,6 +273,8 @@ def load_builtin(name: str, root: str | os.PathLike | None = None, limit: int | 
     if name not in DATASETS:
         raise UserError(f"unknown built-in dataset {name!r}: use one of {', '.join(DATASETS)}")
     check_limit(limit)
+    if name in PROXIES:
+        return _load_proxy(name, root, limit)
     if name == "digits":
         sources: list[Path] = []
         images, labels = _load_digits(limit)

@@ -79,5 +79,53 @@ _register("convidec-da", "ConvIDEC-DA (Guo et al. 2018): ConvDEC-DA that keeps t
 }, base="convdec-da")
 
 
+# Kudari et al. (heritage paper, §3-4.2): the VGG-block CAE, Adam lr 0.001, batch 16, 500 CAE epochs and
+# 2000 DEC/IDEC epochs. Where augmentation applies (CAE-Aug: `pretrain.inputs: both` with a preset;
+# MSE+CCL: `pretrain.losses.consistency` with k-means-refreshed centres; DEC-Aug: `cluster.inputs: both`)
+# is set per row: heritage_pretrain / heritage_cluster below, used by the rows in bench/tables.py.
+_HERITAGE_PRETRAIN = {"epochs": 500, "batch_size": 16, "optim": {"name": "adam", "lr": 1e-3},
+                      "losses": {"recon": 1.0}, "update_interval": 140}
+_register("heritage-cae", "Kudari et al.: k-means on the embedding of the VGG-block CAE (their Tables 1-2)", {
+    "encoder": {"name": "vgg_cae"},
+    "pretrain": _HERITAGE_PRETRAIN,
+    "cluster": {"epochs": 0, "losses": {}},
+    "note": "The paper gives no k-means settings; n_init 20 as elsewhere. CCL centres: k-means on the "
+            "embedding every pretrain.update_interval steps (the paper: initialised by k-means, tuned in training).",
+})
+_register("heritage-dec", "Kudari et al.: DEC on the VGG-block CAE (their Table 3)", {
+    "encoder": {"name": "vgg_cae"},
+    "pretrain": _HERITAGE_PRETRAIN,
+    "cluster": {"epochs": 2000, "max_steps": None, "batch_size": 16, "optim": {"name": "adam", "lr": 1e-3},
+                "losses": {"kl_target": 1.0}, "refreshers": ["kmeans_init", "target"],
+                "update_interval": 140, "tol": 0.001},
+    "note": "§4.2: Adam 0.001, batch 16, 2000 DEC epochs; update interval and tol are not given (DEC's 140 / 0.1%).",
+}, base="dec")
+_register("heritage-idec", "Kudari et al.: IDEC (KL x 0.1 + reconstruction) on the VGG-block CAE (their Table 4)", {
+    "cluster": {"losses": {"kl_target": 0.1, "recon": 1.0}},
+}, base="heritage-dec")
+
+# Where augmentation goes, as overrides on the recipes above (the rows of the paper's Tables 1-4).
+# WAug: no augmentation. Aug: the CAE (or DEC/IDEC) trains on each batch plus an augmented copy of it.
+# MSE+CCL: reconstruction plus the consistency loss between each image and a transformed copy; with
+# CAE-WAug the reconstruction sees clean images only and the transform is used by the CCL alone.
+CCL = {"losses": {"recon": 1.0, "consistency": 1.0}, "refreshers": ["kmeans_refresh"], "views": 1}
+
+
+def heritage_pretrain(aug: bool, ccl: bool, preset: str = "heritage") -> dict[str, Any]:
+    """Pretraining overrides for CAE-WAug / CAE-Aug with MSE or MSE+CCL."""
+    out: dict[str, Any] = {}
+    if aug or ccl:
+        out["augment"] = preset
+    if aug:
+        out["inputs"] = "both"
+    if ccl:
+        out.update(CCL)
+    return out
+
+
+def heritage_cluster(aug: bool, preset: str = "heritage") -> dict[str, Any]:
+    """Clustering overrides for DEC-WAug / DEC-Aug (IDEC likewise)."""
+    return {"augment": preset, "inputs": "both"} if aug else {}
+
 def recipe(name: str) -> Recipe:
     return METHODS.get(name)
