@@ -41,6 +41,8 @@ class EncoderConfig:
     embed_dim: int = 10
     pool: str = "flatten"  # conv_ae: flatten (DCEC) | gap (GAP-DCEC: global average pooling)
     batch_norm: bool = False  # DCEC has none; deeper photo encoders may want it
+    st_layers: int = 0  # stdac_cnn: spatial-transformer layers (0-3: input, after block 2, after block 3)
+    dropout: float = 0.0  # label-feature nets: dropout after the hidden dense layer (ST-DAC's code: 0.5)
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class MethodConfig:
     n_clusters: int = 10
     alpha: float = 1.0  # Student-t degrees of freedom (DEC: 1)
     n_init: int = 20  # k-means restarts for the centroid initialisation
+    thresholds: tuple[float, ...] = (0.9, 0.99)  # DAC: (lower, upper) pair-selection thresholds at the start
+    selection: str = "dac*"  # DAC: dac* (every pair labelled, one threshold) | dac (pairs between l and u unused)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Named augmentations. `heritage` follows Kudari et al. §4.1 (rotation over 90°, shear up to 50°,
 scale 0.5–1.0; ranges read as Keras' symmetric rotation_range/shear_range); `rot`, `shear`, `scale`
-are its parts one at a time (their Table 2); `dec-da` is DEC-DA's (rotation ±10°, shifts 10%)."""
+are its parts one at a time (their Table 2); `dec-da` is DEC-DA's (rotation ±10°, shifts 10%);
+`dac` is DAC's (and ST-DAC's)."""
 from __future__ import annotations
 
 from ..registry import Registry
@@ -14,5 +15,7 @@ for _name, _aug in {
     "shear": RandomAffine(shear=50.0),
     "scale": RandomAffine(scale=(0.5, 1.0)),
     "dec-da": RandomAffine(rotation=(-10.0, 10.0), shift=0.1),
+    # DAC's ImageDataGenerator: rotation 10°, shifts 10%, zoom 0.95-1.05 (its channel shift is not geometric; left out)
+    "dac": RandomAffine(rotation=(-10.0, 10.0), shift=0.1, scale=(0.95, 1.05)),
 }.items():
     AUGMENTATIONS.register(_name)(_aug)

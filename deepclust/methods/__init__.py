@@ -1,4 +1,4 @@
-from . import recipes  # noqa: F401  (registers the methods)
+from . import dac, recipes  # noqa: F401  (registers the methods)
 from .estimator import AEKMeans, DCEC, DCN, DEC, GAPDCEC, IDEC, Clusterer, KMeans, as_imageset
 from .pipeline import FitResult, fit, load_model, make_config
 

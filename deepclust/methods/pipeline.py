@@ -52,6 +52,7 @@ class FitResult:
     stage_s: dict[str, float]
     wall_s: float
     device: str
+    state: ClusterState | None = None  # what the refreshers left (targets, thresholds, ST snapshots)
 
 
 def _terms(stage: StageConfig) -> list[Term]:
@@ -85,8 +86,12 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
                             f"set {sname}.augment to a preset (heritage, rot, shear, scale, dec-da)")
         for r in stage.refreshers:
             provided |= build_refresher(r, stage).provides
-        if cfg.encoder.name != "identity":
+        if cfg.encoder.name != "identity" and not _label_net(cfg):
             provided.add("recon")
+        if "pairwise" in stage.losses:
+            from ..refresh.pairs import check_thresholds
+
+            check_thresholds(cfg.method.thresholds, cfg.method.selection)
         if any("q" in t.loss.needs for t in terms):
             provided.add("q")
         for t in terms:
@@ -105,7 +110,8 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
 def _fix_hint(missing: set[str], sname: str) -> str:
     hints = {"p": f"add 'target' to {sname}.refreshers", "head_init": f"add 'kmeans_init' (or 'kmeans_refresh') to {sname}.refreshers",
              "centroids": f"add 'kmeans_init' (and 'dcn') to {sname}.refreshers",
-             "recon": "use an encoder with a decoder (mlp or conv_ae)",
+             "recon": "use an encoder with a decoder (mlp, conv_ae or vgg_cae) or drop the recon loss",
+             "thresholds": f"add 'dac_thresholds' to {sname}.refreshers",
              "views": f"set {sname}.augment to a preset (heritage, rot, shear, scale, dec-da)"}
     return "; ".join(hints.get(m, m) for m in sorted(missing))
 
@@ -114,8 +120,20 @@ def _needs_head(cfg: RunConfig) -> bool:
     return any("q" in LOSSES.get(n).needs for st in (cfg.pretrain, cfg.cluster) for n, w in st.losses.items() if w)
 
 
+def _label_net(cfg: RunConfig) -> bool:
+    """Encoders whose output is already a soft cluster assignment (DAC's label features)."""
+    from ..registry import ENCODERS
+
+    return bool(getattr(ENCODERS.get(cfg.encoder.name), "label_features", False))
+
+
 def build_model(cfg: RunConfig, in_shape: tuple[int, int, int]) -> ClusterNet:
-    ae = build_autoencoder(cfg.encoder, in_shape)
+    enc = cfg.encoder
+    if _label_net(cfg):
+        from dataclasses import replace
+
+        enc = replace(enc, embed_dim=cfg.method.n_clusters)  # one label feature per cluster
+    ae = build_autoencoder(enc, in_shape)
     head = StudentTHead(cfg.method.n_clusters, ae.embed_dim, cfg.method.alpha) if _needs_head(cfg) else None
     return ClusterNet(ae, head)
 
@@ -168,14 +186,17 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
     metrics = evaluate(data.labels, res["labels"]) if data.labels is not None else None
     wall = time.perf_counter() - t_start
     return FitResult(model=model, metrics=metrics, stage_s=stage_s, wall_s=round(wall, 3),
-                     device=_device_name(dev), **res)
+                     device=_device_name(dev), state=state, **res)
 
 
 @torch.no_grad()
 def _assign(cfg: RunConfig, model: ClusterNet, images: torch.Tensor, state: ClusterState, dev) -> dict[str, Any]:
     ctx = Context(model=model, images=images, labels=None, state=state, cfg=cfg, stage=cfg.cluster, device=dev)
     z = ctx.embed_all()
-    if model.head is not None:
+    if getattr(model.ae, "label_features", False):
+        # DAC: cluster = argmax of the label features = the nearest one-hot vector.
+        centers = torch.eye(cfg.method.n_clusters, device=dev)
+    elif model.head is not None:
         centers = model.head.centroids.detach().float()
     elif state.centroids is not None:
         centers = state.centroids.float()
@@ -233,6 +254,8 @@ def write_outputs(run: RunDir, cfg: RunConfig, data: ImageSet, res: FitResult) -
         views = torch.stack([AUGMENTATIONS.get(preset)(x, g) for _ in range(4)], 1)  # n×4×C×H×W
         run.write_augmented(data.images[pick], (views * 255).round().clamp(0, 255).to(torch.uint8),
                             [data.names[i] for i in pick.tolist()], preset)
+    if getattr(res.model.ae, "n_st", 0) >= 1:
+        write_st_pictures(run, cfg, data, res)
     tensors = {f"model.{k}": v for k, v in res.model.state_dict().items()}
     tensors["centers"] = torch.from_numpy(res.centers)
     run.save_model(tensors)
@@ -257,3 +280,45 @@ def load_model(run_path, device: str = "cpu") -> tuple[RunConfig, ClusterNet, to
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     model.to(device).eval()
     return cfg, model, tensors["centers"], result
+
+
+@torch.no_grad()
+def write_st_pictures(run: RunDir, cfg: RunConfig, data: ImageSet, res: FitResult, probe: int = 16) -> None:
+    """What the first spatial-transformer layer does (ST-DAC Fig. 4 and 5): probe images, the layer's
+    output early in training and at the end, and per-group mean and std images of the input and of the
+    output (groups: true classes when known, else clusters). Written to st.npz for the report."""
+    model = res.model
+    dev = next(model.parameters()).device
+    was = model.training
+    model.eval()
+    g = torch.Generator().manual_seed(cfg.train.seed)
+    pick = torch.randperm(len(data), generator=g)[:probe]
+    state = res.state
+    groups = data.labels.numpy() if data.labels is not None else res.labels
+    k = int(groups.max()) + 1
+    c, h, w = data.images.shape[1:]
+    sums = torch.zeros(2, k, c, h, w, dtype=torch.float64)
+    sq = torch.zeros_like(sums)
+    counts = torch.bincount(torch.as_tensor(groups), minlength=k).double()
+    gt = torch.as_tensor(groups)
+    for i in range(0, len(data), 4096):
+        x = data.images[i:i + 4096].to(dev).float().div_(255)
+        y = model.ae.transformed(x).float().cpu().double()
+        x = x.cpu().double()
+        gi = gt[i:i + 4096]
+        for j, t in enumerate((x, y)):
+            sums[j].index_add_(0, gi, t)
+            sq[j].index_add_(0, gi, t * t)
+    n = counts.clamp_min(1)[None, :, None, None, None]
+    mean = sums / n
+    std = (sq / n - mean ** 2).clamp_min(0).sqrt()
+    final = model.ae.transformed(data.images[pick].to(dev).float().div_(255)).clamp(0, 1)
+    early = getattr(state, "st_early", None)
+    model.train(was)
+    run.write_st(
+        originals=data.images[pick].numpy(),
+        early=early.cpu().numpy() if early is not None else None,
+        early_step=int(getattr(state, "st_early_step", torch.tensor(-1))),
+        final=(final * 255).round().to(torch.uint8).cpu().numpy(),
+        mean=mean.float().numpy(), std=std.float().numpy(), group_kind="class" if data.labels is not None else "cluster",
+    )

@@ -22,6 +22,7 @@ class ClusterState:
     labels: torch.Tensor | None = None  # N current hard assignments
     centroids: torch.Tensor | None = None  # K×D non-trainable centroids (DCN)
     counts: torch.Tensor | None = None  # K points assigned so far (DCN's per-cluster step size)
+    thresholds: torch.Tensor | None = None  # (lower, upper) pair-selection thresholds (DAC)
     stop: bool = False  # a refresher may end the stage (DEC's tolerance rule)
 
     def tensors(self) -> dict[str, torch.Tensor]:
@@ -29,7 +30,7 @@ class ClusterState:
 
 
 class LossTerm(nn.Module):
-    """A loss term. Subclasses set `needs` ⊆ {"recon", "q", "p", "centroids", "views"}."""
+    """A loss term. Subclasses set `needs` ⊆ {"recon", "q", "p", "centroids", "views", "thresholds"}."""
 
     needs: frozenset[str] = frozenset()
 

@@ -43,6 +43,10 @@ class Refresher:
     def from_stage(cls, stage: StageConfig) -> "Refresher":
         return cls()
 
+    def setup(self, steps_per_epoch: int, total_steps: int) -> None:
+        """Told the stage's shape before it runs (fresh or resumed)."""
+        return None
+
     def at_start(self, ctx: Context) -> dict[str, Any] | None:
         return None
 

@@ -73,6 +73,7 @@ def build_context(run_dir: Path) -> dict[str, Any]:
     gallery = safely("gallery.npz", lambda: read_gallery(run_dir))
     embedding = safely("embedding_2d.npz", lambda: read_embedding(run_dir))
     augmented = safely("augmented.npz", lambda: _augmented(run_dir))
+    st = safely("st.npz", lambda: _spatial_transformer(run_dir))
 
     header = _header(run_dir, result, config, assign)
     sizes = _cluster_sizes(result, assign, header["k_int"])
@@ -89,6 +90,8 @@ def build_context(run_dir: Path) -> dict[str, Any]:
         "gallery": safely("gallery", lambda: build_tiles(gallery, dict(enumerate(sizes)))
                           if gallery is not None else None),
         "augmented": augmented,
+        "st": st,
+        "warnings": sorted({str(r["warning"]) for r in (metrics or []) if isinstance(r, dict) and r.get("warning")}),
         "confusion": safely("confusion matrix", lambda: _confusion(assign, header["k_int"])),
         "loss_plot": safely("loss curves", lambda: plots.loss_plot(metrics) if metrics else None),
         "quality_plot": safely("quality curves",
@@ -255,3 +258,32 @@ def _augmented(run_dir: Path) -> dict[str, Any] | None:
         rows = [{"name": str(n), "original": image_to_data_uri(o), "views": [image_to_data_uri(v) for v in vs]}
                 for n, o, vs in zip(z["names"], z["original"], z["views"])]
         return {"preset": str(z["preset"]), "rows": rows}
+
+
+def _spatial_transformer(run_dir: Path) -> dict[str, Any] | None:
+    """ST-DAC's pictures from st.npz: probe images beside the first ST layer's output early in training
+    and at the end (paper Fig. 4), and per-group mean and std of input and output (Fig. 5)."""
+    from deepclust.report.gallery import image_to_data_uri
+
+    path = run_dir / "st.npz"
+    if not path.is_file():
+        return None
+
+    def hwc(a: np.ndarray) -> np.ndarray:
+        return np.transpose(a, (1, 2, 0))
+
+    def scaled(a: np.ndarray, top: float) -> str:
+        return image_to_data_uri(hwc(np.clip(a / max(top, 1e-8) * 255, 0, 255).astype(np.uint8)))
+
+    with np.load(path, allow_pickle=False) as z:
+        early = z["early"] if "early" in z.files else None
+        rows = [{"original": image_to_data_uri(hwc(o)), "final": image_to_data_uri(hwc(f)),
+                 "early": image_to_data_uri(hwc(early[i])) if early is not None and i < len(early) else None}
+                for i, (o, f) in enumerate(zip(z["original"], z["final"]))]
+        mean, std = z["mean"], z["std"]  # 2×K×C×H×W: [0] input, [1] ST output
+        top_std = float(std.max())
+        groups = [{"g": g, "mean_in": scaled(mean[0, g], 1.0), "mean_out": scaled(mean[1, g], 1.0),
+                   "std_in": scaled(std[0, g], top_std), "std_out": scaled(std[1, g], top_std)}
+                  for g in range(mean.shape[1])]
+        return {"rows": rows, "early_step": int(z["early_step"]), "groups": groups,
+                "group_kind": str(z["group_kind"])}

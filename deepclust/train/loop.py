@@ -58,6 +58,8 @@ def run_stage(
     model.train()
     opt = make_optimizer(stage.optim, model.parameters(), dev)
     start = 0
+    for r in refreshers:
+        r.setup(spe, total)
     if resume is not None:
         opt.load_state_dict(resume["optim"])
         start = int(resume["step"])

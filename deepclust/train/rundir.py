@@ -116,6 +116,15 @@ class RunDir:
                             views=views.permute(0, 1, 3, 4, 2).numpy(), names=np.asarray(names, dtype=str),
                             preset=np.asarray(preset))
 
+    def write_st(self, originals, early, early_step: int, final, mean, std, group_kind: str) -> None:
+        """The first spatial-transformer layer at work (st.npz): probe images (N×C×H×W uint8), its output
+        early in training (or absent) and at the end, and per-group mean/std of input [0] and output [1]."""
+        arrays = {"original": originals, "final": final, "early_step": np.asarray(early_step),
+                  "mean": mean, "std": std, "group_kind": np.asarray(group_kind)}
+        if early is not None:
+            arrays["early"] = early
+        np.savez_compressed(self.path / "st.npz", **arrays)
+
     def save_model(self, tensors: dict[str, torch.Tensor]) -> None:
         from safetensors.torch import save_file
 
