@@ -152,6 +152,8 @@ def _heritage_row(method: str, cae_aug: bool, ccl: bool, dec_aug: bool = False, 
     if pre:
         over["pretrain"] = pre
     clu = heritage_cluster(dec_aug, preset)
+    if method == "heritage-cae":  # k-means on the CAE embedding: no clustering steps, whatever the profile
+        clu = {**clu, "epochs": None, "max_steps": 0}
     if clu:
         over["cluster"] = clu
     return {"method": method, "overrides": over}

@@ -88,7 +88,9 @@ _HERITAGE_PRETRAIN = {"epochs": 500, "batch_size": 16, "optim": {"name": "adam",
 _register("heritage-cae", "Kudari et al.: k-means on the embedding of the VGG-block CAE (their Tables 1-2)", {
     "encoder": {"name": "vgg_cae"},
     "pretrain": _HERITAGE_PRETRAIN,
-    "cluster": {"epochs": 0, "losses": {}},
+    # No clustering steps: the stage only runs k-means on the final embedding (kmeans_init at its start), so
+    # the labels are k-means' even when CCL's head exists (its centres lag the embedding they were fit on).
+    "cluster": {"epochs": None, "max_steps": 0, "losses": {"recon": 1.0}, "refreshers": ["kmeans_init"]},
     "note": "The paper gives no k-means settings; n_init 20 as elsewhere. CCL centres: k-means on the "
             "embedding every pretrain.update_interval steps (the paper: initialised by k-means, tuned in training).",
 })
