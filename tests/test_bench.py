@@ -100,3 +100,17 @@ def test_shared_pretraining_reuses_one_autoencoder(tmp_path, monkeypatch):
     init = next(r for r in first if r.get("event") == "kmeans_init")
     assert abs(init["acc"] - recs[1]["acc"]) < 1e-9
     assert all("pretrain" in r["stage_s"] for r in recs)
+
+
+def test_report_shows_a_paper_column_for_a_dataset_we_do_not_have(tmp_path, monkeypatch):
+    t = tables.Table(name="tiny-idh", source="src", protocol="p", rows={"A": "kmeans"},
+                     datasets={"Digits": "digits"}, paper={("A", "IDH"): {"acc": 0.5, "nmi": 0.25, "ari": 0.125}},
+                     paper_dataset="IDH")
+    monkeypatch.setitem(tables.TABLES, "tiny-idh", t)
+    rec = {"row": "A", "dataset": "Digits", "seed": 0, "device": "cpu", "torch": "x", "wall_s": 1.0,
+           "acc": 0.6, "nmi": 0.5, "ari": 0.4}
+    out = runner.cell_path(tmp_path, "tiny-idh", "quick", "A", "Digits", 0)
+    out.parent.mkdir(parents=True)
+    out.write_text(json.dumps(rec))
+    md = runner.report("tiny-idh", results=tmp_path)
+    assert "Paper IDH ACC" in md and "| A | 60.00 | 50.00 | 40.00 | 50.00 | 25.00 | 12.50 |" in md

@@ -116,3 +116,33 @@ def test_heritage_cae_scores_kmeans_on_the_final_embedding():
     res = fit(cfg, data)
     labels, _ = kmeans(torch.from_numpy(res.embedding), 4, n_init=2, seed=cfg.train.seed)
     assert np.array_equal(np.asarray(labels), res.labels)
+
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "heritage"
+
+
+def test_committed_row_configs_match_the_tables():
+    import re
+
+    files = sorted(CONFIGS.glob("table*/*.yaml"))
+    assert len(files) == 22
+    for name in HERITAGE:
+        t = tables.get_table(name)
+        for row in t.rows:
+            slug = re.sub(r"[^a-z0-9]+", "-", row.lower()).strip("-")
+            path = CONFIGS / name.replace("heritage-", "") / f"{slug}.yaml"
+            assert make_config("dec", config_file=str(path)) == make_config(t.row_method(row),
+                                                                             overrides=t.row_overrides(row)), path
+
+
+@needs_data
+def test_cli_fits_a_heritage_row_on_the_proxy(tmp_path):
+    from deepclust.cli import main
+
+    cfg = CONFIGS / "table1" / "cae-aug-mse-ccl.yaml"
+    rc = main(["fit", "--data", "fashion-mnist-1500", "--data-root", str(DATA), "--config", str(cfg), "--out",
+               str(tmp_path), "--quiet", "--no-report", "--set", "data.limit=40", "--set", "pretrain.epochs=null",
+               "--set", "pretrain.max_steps=2", "--set", "method.n_init=1", "--set", "train.device=cpu"])
+    assert rc in (0, None)
+    (run,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    assert (run / "result.json").is_file() and (run / "augmented.npz").is_file()
