@@ -58,9 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="(re)write report.html of a run folder")
     p.add_argument("run_dir")
 
-    p = sub.add_parser("bench", help="run a paper table, or print it: deepclust bench report TABLE")
-    p.add_argument("table", help="table name (e.g. gapdcec-table1), or 'report'")
-    p.add_argument("rest", nargs="*", help="with 'report': the table name")
+    p = sub.add_parser("bench", help="run a paper table, or print it: deepclust bench report TABLE; "
+                                     "learning curves of its cells: deepclust bench curves TABLE")
+    p.add_argument("table", help="table name (e.g. gapdcec-table1), or 'report' or 'curves'")
+    p.add_argument("rest", nargs="*", help="with 'report' or 'curves': the table name")
     p.add_argument("--profile", choices=("quick", "full"), default="quick")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--rows", nargs="+", default=None, help="only these rows")
@@ -207,6 +208,14 @@ def _bench(args) -> int:
         if not args.rest:
             raise UserError("deepclust bench report needs a table name, e.g. deepclust bench report gapdcec-table1")
         print(runner.report(args.rest[0], results=args.results))
+        return 0
+    if args.table == "curves":
+        if not args.rest:
+            raise UserError("deepclust bench curves needs a table name, e.g. deepclust bench curves stdac-table2")
+        from .bench import curves
+
+        for path in curves.write(args.rest[0], profile=args.profile, results=args.results):
+            print(path)
         return 0
     runner.run(args.table, profile=args.profile, seeds=args.seeds, rows=args.rows, datasets=args.datasets,
                results=args.results, data_root=args.data_root, device=args.device)
