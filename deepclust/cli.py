@@ -167,7 +167,7 @@ def _predict(args) -> int:
         for f, why in data.skipped[:20]:
             print(f"  {f}: {why}", file=sys.stderr)
     z = model.embed(data.images)
-    labels, conf, dist = soft_assign(z, centers, cfg.method.alpha)
+    labels, conf, dist = soft_assign(z, centers, cfg.method.alpha, getattr(model.ae, "label_features", False))
     thr = float(result.get("outlier_distance", float("inf")))
     out = Path(args.output) if args.output else Path(args.run_dir) / f"predictions-{Path(args.folder).name}.csv"
     with open(out, "w", newline="") as f:

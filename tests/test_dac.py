@@ -170,6 +170,7 @@ def test_dac_methods_fit_and_write_pictures(method, size, tmp_path):
     res = fit(cfg, data, run=run)
     assert res.labels.shape == (100,) and res.centers.shape == (10, 10)
     assert np.array_equal(res.labels, res.embedding.argmax(1))  # cluster = argmax of the label features
+    assert np.allclose(res.confidence, res.embedding.max(1))  # confidence = the softmax probability
     write_outputs(run, cfg, data, res)
     html = write_report(run.path).read_text()
     if method == "stdac":

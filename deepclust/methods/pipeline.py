@@ -204,16 +204,21 @@ def _assign(cfg: RunConfig, model: ClusterNet, images: torch.Tensor, state: Clus
         _, c = kmeans(z, cfg.method.n_clusters, n_init=cfg.method.n_init, seed=cfg.train.seed)
         centers = torch.from_numpy(c).to(dev)
         state.centroids = centers
-    labels, conf, dist = soft_assign(z, centers, cfg.method.alpha)
+    labels, conf, dist = soft_assign(z, centers, cfg.method.alpha, getattr(model.ae, "label_features", False))
     return {"labels": labels, "confidence": conf, "distance": dist,
             "embedding": z.cpu().numpy(), "centers": centers.cpu().numpy()}
 
 
-def soft_assign(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0):
-    """Hard label, Student-t confidence and distance to the chosen centre, for each row of z."""
+def soft_assign(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0, label_features: bool = False):
+    """Hard label, confidence and distance to the chosen centre, for each row of z. The confidence is
+    the Student-t soft assignment's, or for label features (DAC: z is already a softmax over the
+    clusters, centres one-hot) the softmax probability itself."""
     d2 = torch.cdist(z.float(), centers.float()).pow(2)
-    q = (1.0 + d2 / alpha).pow(-(alpha + 1.0) / 2.0)
-    q = q / q.sum(1, keepdim=True)
+    if label_features:
+        q = z.float()
+    else:
+        q = (1.0 + d2 / alpha).pow(-(alpha + 1.0) / 2.0)
+        q = q / q.sum(1, keepdim=True)
     conf, labels = q.max(1)
     dist = d2.gather(1, labels[:, None]).squeeze(1).sqrt()
     return labels.cpu().numpy(), conf.cpu().numpy(), dist.cpu().numpy()
