@@ -58,3 +58,22 @@ class Refresher:
 
     def after_step(self, ctx: Context, batch, out) -> None:
         return None
+
+
+class PeriodicRefresher(Refresher):
+    """A refresher that runs every `stage.update_interval` steps from step 0; 0 or less means once
+    per epoch (resolved in `setup`, when the stage's steps per epoch are known)."""
+
+    def __init__(self, update_interval: int):
+        self.update_interval = int(update_interval)
+
+    @classmethod
+    def from_stage(cls, stage):
+        return cls(stage.update_interval)
+
+    def setup(self, steps_per_epoch: int, total_steps: int) -> None:
+        if self.update_interval <= 0:
+            self.update_interval = steps_per_epoch
+
+    def due(self, step: int) -> bool:
+        return step % max(1, self.update_interval) == 0

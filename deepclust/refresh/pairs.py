@@ -6,7 +6,7 @@ import torch
 from ..errors import UserError
 from ..metrics import evaluate
 from ..registry import REFRESHERS
-from .base import Context, Refresher
+from .base import Context, PeriodicRefresher
 
 
 def dac_thresholds(lower0: float, upper0: float, frac: float, selection: str) -> tuple[float, float]:
@@ -41,7 +41,7 @@ def _steps(ctx: Context) -> tuple[int, int]:
 
 
 @REFRESHERS.register("dac_thresholds")
-class DACThresholds(Refresher):
+class DACThresholds(PeriodicRefresher):
     """Every `stage.update_interval` steps (0: every epoch, the paper's rule; from step 0): move (l, u) along DAC's schedule, and, when
     ground truth is known, log ACC/NMI/ARI of the argmax clusters (the paper's ACC-per-epoch curve)."""
 
@@ -49,19 +49,8 @@ class DACThresholds(Refresher):
     EVAL_SAMPLE = 10_000
 
     def __init__(self, update_interval: int):
-        self.update_interval = int(update_interval)  # 0 or less: once per epoch
+        super().__init__(update_interval)
         self._eval_idx: torch.Tensor | None = None
-
-    @classmethod
-    def from_stage(cls, stage):
-        return cls(stage.update_interval)
-
-    def setup(self, steps_per_epoch: int, total_steps: int) -> None:
-        if self.update_interval <= 0:
-            self.update_interval = steps_per_epoch
-
-    def due(self, step: int) -> bool:
-        return step % self.update_interval == 0
 
     @torch.no_grad()
     def __call__(self, ctx: Context):
@@ -87,7 +76,7 @@ class DACThresholds(Refresher):
 
 
 @REFRESHERS.register("st_monitor")
-class STMonitor(Refresher):
+class STMonitor(PeriodicRefresher):
     """Watches the spatial-transformer layers on a fixed probe of images every `stage.update_interval`
     steps. Logs θ's health (|det A|: area of the sampled window; shift) and how much contrast the first
     layer's output keeps; warns when a layer collapses (the window vanishes or blows up, or the output
@@ -96,19 +85,8 @@ class STMonitor(Refresher):
 
     PROBE = 16
 
-    def __init__(self, update_interval: int):
-        self.update_interval = int(update_interval)  # 0 or less: once per epoch
-
-    @classmethod
-    def from_stage(cls, stage):
-        return cls(stage.update_interval)
-
-    def setup(self, steps_per_epoch: int, total_steps: int) -> None:
-        if self.update_interval <= 0:
-            self.update_interval = steps_per_epoch
-
     def due(self, step: int) -> bool:
-        return step > 0 and step % self.update_interval == 0
+        return step > 0 and super().due(step)
 
     def _probe(self, ctx: Context) -> torch.Tensor:
         g = torch.Generator().manual_seed(ctx.cfg.train.seed)
