@@ -184,3 +184,33 @@ def test_dac_methods_fit_and_write_pictures(method, size, tmp_path):
     rows = [__import__("json").loads(r) for r in (run.path / "metrics.jsonl").read_text().splitlines()]
     th = [r for r in rows if r.get("event") == "thresholds"]
     assert len(th) == 2 and th[0]["upper"] > th[1]["upper"] and "acc" in th[0]
+
+
+def test_stdac_table_cells_and_learning_curves(tmp_path):
+    import json
+
+    from deepclust.bench import curves
+    from deepclust.bench.tables import get_table
+
+    t = get_table("stdac-table2")
+    over = t.cell_overrides("ST-DAC + 3 ST", "fashion-mnist", "quick")
+    assert over["encoder"]["st_layers"] == 3 and over["method"]["thresholds"] == [0.8, 0.99]
+    assert "method" not in t.cell_overrides("ST-DAC + 3 ST", "mnist", "quick")  # MNIST keeps [0.9, 0.99]
+    cfg = make_config(t.row_method("DAC*"), overrides=t.cell_overrides("DAC*", "mnist", "quick"))
+    assert cfg.encoder.name == "dac_cnn" and cfg.cluster.max_steps == 500
+    # curves: gathered from each cell's run folder, ending with the cell's final ACC
+    folder = tmp_path / "stdac-table2" / "quick"
+    folder.mkdir(parents=True)
+    for row, seed, accs in (("ST-DAC + 1 ST", 0, [0.1, 0.4]), ("ST-DAC + 1 ST", 1, [0.2, 0.5]), ("DAC*", 0, [0.1, 0.3])):
+        run = tmp_path / "runs" / f"{row}{seed}"
+        run.mkdir(parents=True)
+        lines = [{"stage": "cluster", "step": 0, "epoch": 0.0, "event": "thresholds", "acc": accs[0]},
+                 {"stage": "cluster", "step": 50, "epoch": 0.5, "loss": 1.0},
+                 {"stage": "cluster", "step": 100, "epoch": 1.0, "loss": 0.5}]
+        (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in lines))
+        cell = {"row": row, "dataset": "MNIST", "seed": seed, "acc": accs[1], "run_dir": str(run)}
+        (folder / f"{row.replace(' ', '')}__mnist__s{seed}.json").write_text(json.dumps(cell))
+    paths = curves.write("stdac-table2", "quick", results=tmp_path)
+    data = json.loads(paths[0].read_text())
+    assert data["MNIST"]["ST-DAC + 1 ST"]["1"] == [[0.0, 0.2], [1.0, 0.5]]
+    assert paths[1].stat().st_size > 1000  # the PNG
