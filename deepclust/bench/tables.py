@@ -233,6 +233,20 @@ TABLES["stdac-table2"] = Table(
 )
 
 
+# DEC-DA (Guo et al. 2018), reference numbers from XifengGuo/DEC-DA's README (ConvDEC-DA only; anchors.md
+# §1.4). The reference uses update_interval 30 on MNIST-test and USPS.
+TABLES["decda"] = Table(
+    name="decda",
+    source="Guo et al., DEC-DA: ConvDEC-DA / ConvIDEC-DA (XifengGuo/DEC-DA README, ../shared/reference/anchors.md §1.4; "
+           "the README gives ConvDEC-DA's numbers only, ACC and NMI)",
+    protocol=PROTOCOL_SAME,
+    rows={"ConvDEC-DA": "convdec-da", "ConvIDEC-DA": "convidec-da"},
+    datasets={"MNIST-test": "mnist-test", "USPS": "usps"},
+    paper={("ConvDEC-DA", "MNIST-test"): {"acc": 0.983, "nmi": 0.958},
+           ("ConvDEC-DA", "USPS"): {"acc": 0.987, "nmi": 0.962}},
+    overrides={"cluster": {"update_interval": 30}},
+)
+
 def get_table(name: str) -> Table:
     try:
         return TABLES[name]
