@@ -161,7 +161,9 @@ def report(table: str, results=None) -> str:
     lines = [f"### {t.source}", "", f"Protocol: {t.protocol}.", ""]
     any_profile = False
     for profile in ("full", "quick"):
-        recs = [json.loads(p.read_text()) for p in sorted((results / table / profile).glob("*.json"))]
+        # cell files only (a table's folder may also hold e.g. curves.json from `deepclust bench curves`)
+        recs = [json.loads(p.read_text()) for p in sorted((results / table / profile).glob("*__s*.json"))]
+        recs = [r for r in recs if isinstance(r, dict) and "row" in r]
         if not recs:
             continue
         any_profile = True
