@@ -186,8 +186,9 @@ def _list() -> int:
     from .registry import ENCODERS, LOSSES, METHODS, REFRESHERS
 
     print("methods:")
+    width = max(len(n) for n in METHODS.names())
     for name, r in METHODS.items():
-        print(f"  {name:<10} {r.summary}")
+        print(f"  {name:<{width}} {r.summary}")
     print("encoders:   " + ", ".join(ENCODERS.names()))
     print("losses:     " + ", ".join(LOSSES.names()))
     print("refreshers: " + ", ".join(REFRESHERS.names()))
