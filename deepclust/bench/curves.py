@@ -14,17 +14,20 @@ from .tables import get_table
 
 
 def collect(table: str, profile: str = "quick", results=None) -> dict[str, Any]:
-    """{dataset: {row: {seed: [[epoch, acc], ...]}}} from each cell's metrics.jsonl (events that scored
+    """{dataset: {row: {seed: [[epoch, acc], ...]}}, "device": ..., "torch": ...} from each cell's metrics.jsonl (events that scored
     the clusters), ending with the cell's final ACC on every image."""
     folder = Path(results or DEFAULT_RESULTS) / table / profile
     cells = sorted(folder.glob("*__s*.json"))
     if not cells:
         raise UserError(f"no results in {folder}: run 'deepclust bench {table} --profile {profile}' first")
     out: dict[str, Any] = defaultdict(lambda: defaultdict(dict))
+    devices, torches = set(), set()
     for cell in cells:
         rec = json.loads(cell.read_text())
         if "row" not in rec:
             continue
+        devices.add(str(rec.get("device", "unknown")))
+        torches.add(str(rec.get("torch", "unknown")))
         metrics = Path(rec.get("run_dir", "")) / "metrics.jsonl"
         points = []
         if metrics.is_file():
@@ -36,6 +39,9 @@ def collect(table: str, profile: str = "quick", results=None) -> dict[str, Any]:
                     points.append([float(r["epoch"]), float(r["acc"])])
             points.append([last_epoch, float(rec["acc"])])
         out[rec["dataset"]][rec["row"]][str(rec["seed"])] = points
+    # where the curves were measured, as every result file says (taken from the cells)
+    out["device"] = ", ".join(sorted(devices))
+    out["torch"] = ", ".join(sorted(torches))
     return json.loads(json.dumps(out))
 
 
