@@ -76,6 +76,8 @@ class MethodConfig:
 class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    # auto = bf16 autocast on CUDA and on CPUs with native bf16 (AVX512-BF16/AMX), else fp32
+    precision: str = "auto"  # auto | fp32 | bf16
     log_every: int = 100  # steps between metrics.jsonl lines (host syncs happen only here)
     checkpoint_every: int = 1000  # steps between checkpoints (for --resume)
     progress: bool = True

@@ -45,6 +45,7 @@ from deepclust.config import to_dict  # noqa: E402
 from deepclust.data import load_dataset  # noqa: E402
 from deepclust.methods import fit, make_config  # noqa: E402
 from deepclust.metrics import evaluate  # noqa: E402
+from deepclust.train.device import resolve_precision  # noqa: E402
 
 try:
     import clustpy  # noqa: E402, F401  (version is read from metadata)
@@ -193,6 +194,7 @@ def run_deepclust(data, seed: int, epochs_pre: int, epochs_clu: int, extra_sets:
     last_step = max((r.get("step", 0) for r in cluster_recs), default=0)
     return {
         "library": "deepclust", "version": deepclust_version(), "seed": seed,
+        "precision": resolve_precision(cfg.train.precision, torch.device("cpu")),
         **res.metrics, "wall_s": round(wall, 3),
         "stage_s": res.stage_s, "fit_reported_wall_s": res.wall_s,
         "cluster_stage": {
@@ -229,7 +231,8 @@ def summary_markdown(rows: list[dict], n_images: int, epochs_pre: int, epochs_cl
         if not rs:
             continue
         lines.append(
-            f"| {lib} | {rs[0]['version']} | {' '.join(str(r['seed']) for r in rs)} | "
+            f"| {lib} | {rs[0]['version']}{' (' + rs[0]['precision'] + ')' if 'precision' in rs[0] else ''} | "
+            f"{' '.join(str(r['seed']) for r in rs)} | "
             f"{mean_std([r['acc'] for r in rs])} | {mean_std([r['nmi'] for r in rs])} | "
             f"{mean_std([r['ari'] for r in rs])} | {mean_std([r['wall_s'] for r in rs])} |"
         )

@@ -18,7 +18,7 @@ from ..nets import ClusterNet, StudentTHead, build_autoencoder
 from ..objectives import ClusterState
 from ..refresh import Context, build_refresher
 from ..registry import LOSSES
-from ..train.device import resolve_device, seed_everything
+from ..train.device import resolve_device, resolve_precision, seed_everything
 from ..train.loop import Term, run_stage
 from ..train.rundir import RunDir, git_commit
 from .recipes import recipe
@@ -143,6 +143,7 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
     validate(cfg, data)
     seed_everything(cfg.train.seed)
     dev = resolve_device(cfg.train.device)
+    precision = resolve_precision(cfg.train.precision, dev)
     t_start = time.perf_counter()
     model = build_model(cfg, tuple(data.images.shape[1:])).to(dev)
     if dev.type == "cuda" and cfg.encoder.name == "conv_ae":
@@ -186,7 +187,7 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
     metrics = evaluate(data.labels, res["labels"]) if data.labels is not None else None
     wall = time.perf_counter() - t_start
     return FitResult(model=model, metrics=metrics, stage_s=stage_s, wall_s=round(wall, 3),
-                     device=_device_name(dev), state=state, **res)
+                     device=_device_name(dev, precision), state=state, **res)
 
 
 @torch.no_grad()
@@ -224,12 +225,13 @@ def soft_assign(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0, labe
     return labels.cpu().numpy(), conf.cpu().numpy(), dist.cpu().numpy()
 
 
-def _device_name(dev: torch.device) -> str:
+def _device_name(dev: torch.device, precision: str) -> str:
+    """What every result file and report records: the device and the training precision."""
     if dev.type == "cuda":
-        return torch.cuda.get_device_name(dev)
+        return f"{torch.cuda.get_device_name(dev)} ({precision})"
     import platform
 
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {precision})"
 
 
 def write_outputs(run: RunDir, cfg: RunConfig, data: ImageSet, res: FitResult) -> dict[str, Any]:

@@ -24,10 +24,38 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
-def autocast(device: torch.device):
-    # bf16 on CUDA; fp32 on the CPU, where bf16 is far slower on these machines.
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def cpu_has_native_bf16() -> bool:
+    """True where the CPU multiplies bf16 in hardware (AVX512-BF16 or AMX); elsewhere oneDNN emulates
+    bf16 and it is slower than fp32."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """The precision of the training step: bf16 autocast on CUDA and on CPUs with native bf16,
+    fp32 elsewhere. Weights, the optimiser, losses and every evaluation pass stay fp32."""
+    if name not in PRECISIONS:
+        raise UserError(f"unknown train.precision '{name}': use {', '.join(PRECISIONS)}")
+    if name != "auto":
+        return name
+    if device.type == "cuda" or (device.type == "cpu" and cpu_has_native_bf16()):
+        return "bf16"
+    return "fp32"
+
+
+def autocast(device: torch.device, precision: str = "fp32"):
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

@@ -13,7 +13,7 @@ from ..config import StageConfig
 from ..errors import UserError
 from ..objectives.base import Batch, LossTerm
 from ..refresh.base import Context, Refresher
-from .device import autocast, epoch_permutation, make_optimizer
+from .device import autocast, epoch_permutation, make_optimizer, resolve_precision
 
 
 class TrainingDiverged(UserError):
@@ -57,6 +57,7 @@ def run_stage(
     model = ctx.model
     model.train()
     opt = make_optimizer(stage.optim, model.parameters(), dev)
+    precision = resolve_precision(cfg.train.precision, dev)
     start = 0
     for r in refreshers:
         r.setup(spe, total)
@@ -115,7 +116,7 @@ def run_stage(
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         batch = Batch(x=x, idx=idx, views=views)
-        with autocast(dev):
+        with autocast(dev, precision):
             out = model(x, reconstruct=reconstruct)
             out.views = [model(v, reconstruct=False) for v in views]
             values = [t.loss(out, batch, ctx.state).float() for t in terms]
