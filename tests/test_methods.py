@@ -145,3 +145,33 @@ def test_heritage_recipe_by_configuration(fast_sets, tmp_path):
     assert res.labels.shape == (200,)
     again = fit(cfg, data)  # augmentation is seeded: the same run gives the same labels
     assert np.array_equal(again.labels, res.labels)
+
+
+def test_precision_choice(monkeypatch):
+    from deepclust.train import device as d
+
+    cpu = torch.device("cpu")
+    assert d.resolve_precision("fp32", cpu) == "fp32"
+    assert d.resolve_precision("bf16", cpu) == "bf16"
+    monkeypatch.setattr(d, "cpu_has_native_bf16", lambda: False)
+    assert d.resolve_precision("auto", cpu) == "fp32"
+    monkeypatch.setattr(d, "cpu_has_native_bf16", lambda: True)
+    assert d.resolve_precision("auto", cpu) == "bf16"
+    assert d.resolve_precision("auto", torch.device("cuda")) == "bf16"
+    with pytest.raises(UserError, match="train.precision"):
+        d.resolve_precision("fp16", cpu)
+    lin = torch.nn.Linear(3, 3)
+    with d.autocast(cpu, "bf16"):
+        assert lin(torch.rand(2, 3)).dtype == torch.bfloat16
+    with d.autocast(cpu, "fp32"):
+        assert lin(torch.rand(2, 3)).dtype == torch.float32
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_precision_trains_and_is_recorded(precision, tiny_digits, fast_sets):
+    res = fit(make_config("idec", sets=fast_sets() + [f"train.precision={precision}", "train.device=cpu"]),
+              tiny_digits)
+    assert res.device.endswith(f"{precision})")
+    assert res.metrics["acc"] > 0.3
+    with pytest.raises(UserError, match="train.precision"):
+        fit(make_config("idec", sets=fast_sets() + ["train.precision=half"]), tiny_digits)

@@ -1,0 +1,108 @@
+"""Which method and image size should `deepclust cluster PHOTOS/` use by default?
+
+Runs the very command a curator runs, `deepclust cluster FOLDER --method M --image-size S`, on
+COIL-20 read as a plain folder (1,440 photographs of 20 objects; the loader sees no labels), for
+each (method, size), with one budget for all: at most PRETRAIN_STEPS autoencoder steps and
+CLUSTER_STEPS clustering steps (the CPU cannot afford the full folder defaults for every cell).
+Scores each run afterwards from the file names (objN__M.png is object N) and writes one JSON per
+cell plus summary.md under benchmarks/results/folder-defaults/.
+
+    python benchmarks/folder_defaults/run.py [--methods ...] [--sizes 32 64] [--seed 0]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+COIL = ROOT / ".." / "shared" / "datasets" / "COIL20" / "coil-20-proc"
+OUT = ROOT / "benchmarks" / "results" / "folder-defaults"
+METHODS = ["kmeans", "idec", "dcec", "gapdcec", "convidec-da", "stdac"]
+PRETRAIN_STEPS, CLUSTER_STEPS = 300, 600
+
+
+def score(assignments: Path) -> dict:
+    from deepclust.metrics import evaluate
+
+    names, pred = [], []
+    with open(assignments, newline="") as f:
+        for row in csv.DictReader(f):
+            names.append(row["file"])
+            pred.append(int(row["cluster"]))
+    truth = [int(re.match(r"obj(\d+)__", Path(n).name).group(1)) for n in names]
+    return {k: round(float(v), 4) for k, v in evaluate(np.array(truth), np.array(pred)).items()}
+
+
+def run_cell(method: str, size: int, seed: int, folder: Path, runs: Path) -> dict:
+    cmd = [sys.executable, "-m", "deepclust", "cluster", str(folder), "--method", method, "--image-size", str(size),
+           "--k", "20", "--seed", str(seed), "--out", str(runs / f"{method}-{size}"), "--quiet", "--no-report",
+           "--set", f"pretrain.max_steps={PRETRAIN_STEPS}", "--set", f"cluster.max_steps={CLUSTER_STEPS}"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{method} {size}: exit {proc.returncode}\n{proc.stderr[-2000:]}")
+    run_dir = sorted((runs / f"{method}-{size}").iterdir(), key=os.path.getmtime)[-1]
+    result = json.loads((run_dir / "result.json").read_text())
+    import torch
+
+    from deepclust.train.rundir import git_commit
+
+    return {"table": "folder-defaults", "dataset": "coil20 as a folder (1440 images, 20 objects)",
+            "method": method, "image_size": size, "seed": seed, **score(run_dir / "assignments.csv"),
+            "wall_s": round(wall, 2), "fit_wall_s": result.get("wall_s"), "stage_s": result.get("stage_s"),
+            "device": result.get("device"), "torch": torch.__version__, "git_commit": git_commit(),
+            "budget": {"pretrain.max_steps": PRETRAIN_STEPS, "cluster.max_steps": CLUSTER_STEPS},
+            "command": " ".join(cmd[1:]).replace(str(folder), "COIL20/coil-20-proc").replace(str(runs), "RUNS"),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def summary(out: Path) -> str:
+    recs = [json.loads(p.read_text()) for p in sorted(out.glob("*__s*.json"))]
+    recs.sort(key=lambda r: (-r["acc"], r["method"], r["image_size"]))
+    lines = [f"COIL-20 clustered as a plain folder with `deepclust cluster` (k = 20), every method on one budget "
+             f"(≤ {PRETRAIN_STEPS} pretraining + ≤ {CLUSTER_STEPS} clustering steps); scored from the file names.",
+             "", "| method | size | seed | ACC | NMI | ARI | wall s | device |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in recs:
+        lines.append(f"| {r['method']} | {r['image_size']} | {r['seed']} | {r['acc']:.3f} | {r['nmi']:.3f} | "
+                     f"{r['ari']:.3f} | {r['wall_s']:.0f} | {r['device']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--methods", nargs="+", default=METHODS)
+    ap.add_argument("--sizes", nargs="+", type=int, default=[32, 64])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--folder", default=str(COIL))
+    ap.add_argument("--runs", default="/tmp/folder-defaults-runs", help="where the run folders go")
+    ap.add_argument("--out", default=str(OUT))
+    args = ap.parse_args()
+    out, runs = Path(args.out), Path(args.runs)
+    out.mkdir(parents=True, exist_ok=True)
+    for size in args.sizes:
+        for method in args.methods:
+            path = out / f"{method}__{size}px__s{args.seed}.json"
+            if path.exists():
+                print(f"skip {path.name} (done)", flush=True)
+                continue
+            rec = run_cell(method, size, args.seed, Path(args.folder), runs)
+            path.write_text(json.dumps(rec, indent=2) + "\n")
+            print(f"{method:12s} {size:3d} px  ACC {rec['acc']:.3f} NMI {rec['nmi']:.3f} ARI {rec['ari']:.3f} "
+                  f"{rec['wall_s']:.0f} s", flush=True)
+    (out / "summary.md").write_text(summary(out))
+    print(summary(out))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
