@@ -76,8 +76,12 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
     from .config import deep_update
     from .data import load_dataset
     from .methods.pipeline import fit, make_config, write_outputs
+    from .train import dist
     from .train.rundir import RunDir
 
+    dist.setup(args.device or "auto")  # under torchrun: join the process group; else nothing
+    main = dist.is_main()
+    say = print if main else (lambda *a, **k: None)
     if args.resume:
         run = RunDir(Path(args.resume))
         if not (run.path / "config.yaml").is_file():
@@ -119,8 +123,16 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
             cfg = merge(cfg, {"data": {"image_size": image_size_default}})
         run = None
     d = cfg.data
-    data = load_dataset(d.name, root=d.root, image_size=d.image_size, channels=d.channels, limit=d.limit)
-    if data.skipped:
+
+    def load():
+        return load_dataset(d.name, root=d.root, image_size=d.image_size, channels=d.channels, limit=d.limit)
+
+    # Under torchrun process 0 decodes (and caches) first; the others then read the cache.
+    data = load() if main else None
+    dist.barrier()
+    if data is None:
+        data = load()
+    if data.skipped and main:
         print(f"skipped {len(data.skipped)} unreadable file(s):", file=sys.stderr)
         for f, why in data.skipped[:20]:
             print(f"  {f}: {why}", file=sys.stderr)
@@ -130,17 +142,21 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
         from .methods.pipeline import validate
 
         validate(cfg, data)  # fail before creating a run folder
-        run = RunDir.create(cfg)
-        run.write_config(cfg)
-        run.write_skipped(data.skipped)
-    print(f"run folder: {run.path}")
-    print(f"{cfg.method.name} on {data.name}: {len(data)} images of {tuple(data.images.shape[1:])}, "
-          f"k={cfg.method.n_clusters}")
+        if main:
+            run = RunDir.create(cfg)
+            run.write_config(cfg)
+            run.write_skipped(data.skipped)
+        run = RunDir(Path(dist.broadcast_object(str(run.path) if run is not None else None)))
+    say(f"run folder: {run.path}")
+    say(f"{cfg.method.name} on {data.name}: {len(data)} images of {tuple(data.images.shape[1:])}, "
+        f"k={cfg.method.n_clusters}")
     try:
-        res = fit(cfg, data, run=run, resume=bool(args.resume), echo=print)
+        res = fit(cfg, data, run=run, resume=bool(args.resume), echo=say)
     except KeyboardInterrupt:
-        print(f"\ninterrupted: continue with  deepclust {args.cmd} --resume {run.path}", file=sys.stderr)
+        say(f"\ninterrupted: continue with  deepclust {args.cmd} --resume {run.path}", file=sys.stderr)
         return 130
+    if not main:
+        return 0
     result = write_outputs(run, cfg, data, res)
     if res.metrics:
         print("  ".join(f"{k.upper()} {v:.4f}" for k, v in res.metrics.items()))
@@ -249,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    finally:
+        from .train import dist
+
+        dist.teardown()
     return 0
 
 

@@ -18,6 +18,7 @@ from ..nets import ClusterNet, StudentTHead, build_autoencoder
 from ..objectives import ClusterState
 from ..refresh import Context, build_refresher
 from ..registry import LOSSES
+from ..train import dist
 from ..train.device import resolve_device, resolve_precision, seed_everything
 from ..train.loop import Term, run_stage
 from ..train.rundir import RunDir, git_commit
@@ -70,6 +71,10 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
         stage: StageConfig = getattr(cfg, sname)
         if stage.batch_size < 1:
             raise UserError(f"{sname}.batch_size must be at least 1")
+        world = dist.world_size()
+        if min(stage.batch_size, n) < world:
+            raise UserError(f"{sname}.batch_size {stage.batch_size} cannot be split over {world} processes: "
+                            f"set it to {world} or more, or start fewer processes")
         terms = _terms(stage)
         if stage.inputs not in ("clean", "augmented", "both"):
             raise UserError(f"{sname}.inputs must be clean, augmented or both, got '{stage.inputs}'")
@@ -142,7 +147,7 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
         echo: Callable[[str], None] | None = None) -> FitResult:
     validate(cfg, data)
     seed_everything(cfg.train.seed)
-    dev = resolve_device(cfg.train.device)
+    dev = dist.local_device(resolve_device(cfg.train.device))
     precision = resolve_precision(cfg.train.precision, dev)
     t_start = time.perf_counter()
     model = build_model(cfg, tuple(data.images.shape[1:])).to(dev)
@@ -150,14 +155,17 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
         model = model.to(memory_format=torch.channels_last)
     images = data.images.to(dev)
     state = ClusterState()
+    main = dist.is_main()  # under torchrun only process 0 logs and checkpoints
     ckpt = run.load_checkpoint(dev) if (run is not None and resume) else None
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         for k, v in ckpt["state"].items():
             setattr(state, k, v)
-        if echo:
+        if echo and main:
             echo(f"resuming {ckpt['stage']} at step {ckpt['step']}")
-    log = run.log if run is not None else (lambda rec: None)
+    if ckpt is None:
+        dist.sync_from_main(model, state)
+    log = run.log if (run is not None and main) else (lambda rec: None)
     stage_s: dict[str, float] = {}
     done_stages = set(ckpt["done"]) if ckpt is not None else set()
     for sname in STAGES:
@@ -170,16 +178,16 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
         resume_stage = ckpt if (ckpt is not None and ckpt["stage"] == sname) else None
 
         def save(stage_name, step, opt, _done=frozenset(done_stages)):
-            if run is not None:
+            if run is not None and main:
                 run.save_checkpoint({"stage": stage_name, "step": step, "done": sorted(_done),
                                      "model": model.state_dict(), "optim": opt.state_dict(),
                                      "state": state.tensors()})
 
         t0 = time.perf_counter()
-        if echo:
+        if echo and main:
             echo(f"{sname}: {', '.join(f'{t.name}×{t.weight:g}' for t in terms)}")
         run_stage(sname, ctx, terms, refreshers, log, save=save, resume=resume_stage,
-                  progress=cfg.train.progress)
+                  progress=cfg.train.progress and main)
         stage_s[sname] = round(time.perf_counter() - t0, 3)
         done_stages.add(sname)
         state.stop = False
@@ -226,12 +234,15 @@ def soft_assign(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0, labe
 
 
 def _device_name(dev: torch.device, precision: str) -> str:
-    """What every result file and report records: the device and the training precision."""
+    """What every result file and report records: the device (× processes under torchrun) and the
+    training precision."""
+    world = dist.world_size()
+    times = f"{world} × " if world > 1 else ""
     if dev.type == "cuda":
-        return f"{torch.cuda.get_device_name(dev)} ({precision})"
+        return f"{times}{torch.cuda.get_device_name(dev)} ({precision})"
     import platform
 
-    return f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {precision})"
+    return f"{times}cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {precision})"
 
 
 def write_outputs(run: RunDir, cfg: RunConfig, data: ImageSet, res: FitResult) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from ..config import StageConfig
 from ..errors import UserError
 from ..objectives.base import Batch, LossTerm
 from ..refresh.base import Context, Refresher
+from . import dist
 from .device import autocast, epoch_permutation, make_optimizer, resolve_precision
 
 
@@ -27,10 +28,12 @@ class Term:
     loss: LossTerm
 
 
-def stage_steps(stage: StageConfig, n: int) -> tuple[int, int, int]:
-    """(batch size, steps per epoch, total steps). Fixed batch shapes: the ragged tail is dropped
-    and a fresh permutation is drawn every epoch, so every image is seen over time."""
+def stage_steps(stage: StageConfig, n: int, world: int = 1) -> tuple[int, int, int]:
+    """(global batch size, steps per epoch, total steps). Fixed batch shapes: the ragged tail is
+    dropped and a fresh permutation is drawn every epoch, so every image is seen over time. Under
+    torchrun the global batch is split evenly over the `world` processes."""
     bs = min(stage.batch_size, n)
+    bs -= bs % world
     spe = max(1, n // bs)
     limits = []
     if stage.epochs is not None:
@@ -53,10 +56,15 @@ def run_stage(
     """Train one stage; returns the number of steps taken. `save(stage, step, opt)` checkpoints."""
     stage, cfg, dev = ctx.stage, ctx.cfg, ctx.device
     n = len(ctx.images)
-    bs, spe, total = stage_steps(stage, n)
+    world, rank = dist.world_size(), dist.rank()
+    bs, spe, total = stage_steps(stage, n, world)
+    local = bs // world  # this process's share of every global batch
     model = ctx.model
     model.train()
-    opt = make_optimizer(stage.optim, model.parameters(), dev)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = make_optimizer(stage.optim, params, dev)
+    # Refreshers that update state from each batch see the whole global batch under torchrun.
+    gather_batch = world > 1 and any(type(r).after_step is not Refresher.after_step for r in refreshers)
     precision = resolve_precision(cfg.train.precision, dev)
     start = 0
     for r in refreshers:
@@ -69,6 +77,7 @@ def run_stage(
             rec = r.at_start(ctx)
             if rec:
                 log({"stage": name, "step": 0, "epoch": 0.0, **rec})
+        dist.sync_from_main(model, ctx.state)
     reconstruct = any("recon" in t.loss.needs for t in terms)
     want_views = any("views" in t.loss.needs for t in terms)
     aug = None
@@ -98,14 +107,15 @@ def run_stage(
                 rec = r(ctx)
                 if rec:
                     log({"stage": name, "step": step, "epoch": round(step / spe, 3), **rec})
+                dist.sync_from_main(model, ctx.state)
         if ctx.state.stop:
             break
-        idx = perm[pos * bs:(pos + 1) * bs]
+        idx = perm[pos * bs + rank * local:pos * bs + (rank + 1) * local]
         clean = ctx.to_float(ctx.images[idx])
         x, views = clean, []
         if aug is not None:
             # Reseeded from (seed, step): a resumed run draws the same augmentations.
-            aug_gen.manual_seed(cfg.train.seed * 1_000_003 + step * 7919 + 17)
+            aug_gen.manual_seed(cfg.train.seed * 1_000_003 + step * 7919 + 17 + rank * 104_729)
             # One batched warp per call; inputs picks what the ordinary loss terms see.
             if stage.inputs == "augmented":
                 x = aug(clean, aug_gen)
@@ -123,14 +133,18 @@ def run_stage(
             loss = sum(t.weight * v for t, v in zip(terms, values))
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        dist.average_gradients(params)
         opt.step()
+        if gather_batch:
+            batch = Batch(x=batch.x, idx=dist.gather_cat(batch.idx), views=[])
+            out = type(out)(z=dist.gather_cat(out.z.detach()))
         for r in refreshers:
             r.after_step(ctx, batch, out)
         sums += torch.stack([loss.detach(), *[v.detach() for v in values]])
         count += 1
         done = step + 1
         if done % cfg.train.log_every == 0 or done == total:
-            vals = (sums / count).tolist()  # the only host sync of the loop
+            vals = dist.mean_across(sums / count).tolist()  # the only host sync of the loop
             if not all(math.isfinite(v) for v in vals):
                 raise TrainingDiverged(
                     f"{name}: the loss became {vals[0]} at step {done}; the last good checkpoint is kept. "
