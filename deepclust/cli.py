@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default=None, help="results folder (default benchmarks/results)")
     p.add_argument("--data-root", default=None)
     p.add_argument("--device", default=None)
+    p.add_argument("--into", default=None, metavar="FILE",
+                   help="with 'report': replace the block between '<!-- TABLE: ... -->' and '<!-- /TABLE -->' in FILE")
     return ap
 
 
@@ -224,7 +226,12 @@ def _bench(args) -> int:
     if args.table == "report":
         if not args.rest:
             raise UserError("deepclust bench report needs a table name, e.g. deepclust bench report gapdcec-table1")
-        print(runner.report(args.rest[0], results=args.results))
+        text = runner.report(args.rest[0], results=args.results)
+        if args.into:
+            runner.write_into(Path(args.into), args.rest[0], text)
+            print(f"updated the {args.rest[0]} block of {args.into}")
+        else:
+            print(text)
         return 0
     if args.table == "curves":
         if not args.rest:

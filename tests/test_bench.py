@@ -1,6 +1,8 @@
 """The benchmark runner on a tiny table: one JSON per cell, resumable, markdown beside the paper."""
 import json
 
+import pytest
+
 from deepclust.bench import runner, tables
 
 
@@ -114,3 +116,18 @@ def test_report_shows_a_paper_column_for_a_dataset_we_do_not_have(tmp_path, monk
     out.write_text(json.dumps(rec))
     md = runner.report("tiny-idh", results=tmp_path)
     assert "Paper IDH ACC" in md and "| A | 60.00 | 50.00 | 40.00 | 50.00 | 25.00 | 12.50 |" in md
+
+
+def test_report_into_replaces_only_its_marked_block(tmp_path):
+    from deepclust.bench.runner import write_into
+    from deepclust.errors import UserError
+
+    doc = tmp_path / "README.md"
+    doc.write_text("intro\n<!-- t1: generated -->\nold table\n<!-- /t1 -->\noutro\n<!-- t2: x -->\nkeep\n<!-- /t2 -->\n")
+    write_into(doc, "t1", "| new |\n")
+    assert doc.read_text() == ("intro\n<!-- t1: generated -->\n| new |\n<!-- /t1 -->\noutro\n"
+                               "<!-- t2: x -->\nkeep\n<!-- /t2 -->\n")
+    before = doc.read_text()
+    with pytest.raises(UserError, match="<!-- /t3 -->"):
+        write_into(doc, "t3", "x")
+    assert doc.read_text() == before  # untouched on error

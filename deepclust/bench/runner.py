@@ -5,6 +5,7 @@ Each (row, dataset, seed, profile) writes one JSON file under benchmarks/results
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import sys
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import deep_update, merge, to_dict
+from ..errors import UserError
 from .tables import get_table
 
 DEFAULT_RESULTS = Path("benchmarks/results")
@@ -153,6 +155,20 @@ def _fmt(vals: list[float]) -> str:
     if len(vals) == 1:  # one seed: no spread to report
         return f"{m:.2f}"
     return f"{m:.2f} ± {statistics.stdev(vals) * 100:.2f}"
+
+
+def write_into(path: Path, table: str, text: str) -> None:
+    """Replace what lies between the lines `<!-- TABLE: ... -->` and `<!-- /TABLE -->` in `path` with `text`,
+    keeping both marker lines; a file without exactly one such pair is an error and is left untouched."""
+    doc = path.read_text(encoding="utf-8")
+    start = re.compile(rf"^<!-- {re.escape(table)}:.*-->$", re.M)
+    end = re.compile(rf"^<!-- /{re.escape(table)} -->$", re.M)
+    starts, ends = list(start.finditer(doc)), list(end.finditer(doc))
+    if len(starts) != 1 or len(ends) != 1 or ends[0].start() < starts[0].end():
+        raise UserError(f"{path} needs one '<!-- {table}: ... -->' line followed by one '<!-- /{table} -->' line "
+                        f"(found {len(starts)} and {len(ends)}); add them where the table should go")
+    new = doc[:starts[0].end()] + "\n" + text.rstrip("\n") + "\n" + doc[ends[0].start():]
+    path.write_text(new, encoding="utf-8")
 
 
 def report(table: str, results=None) -> str:
