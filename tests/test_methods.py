@@ -18,6 +18,9 @@ def test_every_method_fits_tiny_data(name, tiny_digits, fast_sets):
         pytest.skip("label-feature methods (DAC, ST-DAC) are fitted in tests/test_dac.py")
     if cfg.encoder.name in ("conv_ae", "vgg_cae"):  # 8×8 leaves a conv stack a 1×1 map; give it 16×16
         tiny_digits = load_dataset("digits", limit=200, image_size=16)
+        # ... and 30 epochs (90 steps): after 10, GAP-DCEC's embedding is at chance + 0.04 to 0.1 by seed
+        # and precision, too close to the bar below to say anything.
+        cfg = make_config(name, sets=fast_sets(**{"pretrain.epochs": 30}))
     res = fit(cfg, tiny_digits)
     assert res.labels.shape == (200,)
     assert set(np.unique(res.labels)) <= set(range(10))

@@ -7,7 +7,7 @@ CLUSTER_STEPS clustering steps (the CPU cannot afford the full folder defaults f
 Scores each run afterwards from the file names (objN__M.png is object N) and writes one JSON per
 cell plus summary.md under benchmarks/results/folder-defaults/.
 
-    python benchmarks/folder_defaults/run.py [--methods ...] [--sizes 32 64] [--seed 0]
+    python benchmarks/folder_defaults/run.py [--methods ...] [--sizes 32 64] [--seeds 0 1 2] [--set K=V --variant NAME]
 """
 from __future__ import annotations
 
@@ -42,23 +42,27 @@ def score(assignments: Path) -> dict:
     return {k: round(float(v), 4) for k, v in evaluate(np.array(truth), np.array(pred)).items()}
 
 
-def run_cell(method: str, size: int, seed: int, folder: Path, runs: Path) -> dict:
+def run_cell(method: str, size: int, seed: int, folder: Path, runs: Path, sets: tuple[str, ...] = (),
+             variant: str = "") -> dict:
+    name = method + (f"+{variant}" if variant else "")
     cmd = [sys.executable, "-m", "deepclust", "cluster", str(folder), "--method", method, "--image-size", str(size),
-           "--k", "20", "--seed", str(seed), "--out", str(runs / f"{method}-{size}"), "--quiet", "--no-report",
+           "--k", "20", "--seed", str(seed), "--out", str(runs / f"{name}-{size}"), "--quiet", "--no-report",
            "--set", f"pretrain.max_steps={PRETRAIN_STEPS}", "--set", f"cluster.max_steps={CLUSTER_STEPS}"]
+    for kv in sets:
+        cmd += ["--set", kv]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"{method} {size}: exit {proc.returncode}\n{proc.stderr[-2000:]}")
-    run_dir = sorted((runs / f"{method}-{size}").iterdir(), key=os.path.getmtime)[-1]
+    run_dir = sorted((runs / f"{name}-{size}").iterdir(), key=os.path.getmtime)[-1]
     result = json.loads((run_dir / "result.json").read_text())
     import torch
 
     from deepclust.train.rundir import git_commit
 
     return {"table": "folder-defaults", "dataset": "coil20 as a folder (1440 images, 20 objects)",
-            "method": method, "image_size": size, "seed": seed, **score(run_dir / "assignments.csv"),
+            "method": name, "sets": list(sets), "image_size": size, "seed": seed, **score(run_dir / "assignments.csv"),
             "wall_s": round(wall, 2), "fit_wall_s": result.get("wall_s"), "stage_s": result.get("stage_s"),
             "device": result.get("device"), "torch": torch.__version__, "git_commit": git_commit(),
             "budget": {"pretrain.max_steps": PRETRAIN_STEPS, "cluster.max_steps": CLUSTER_STEPS},
@@ -93,23 +97,29 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--methods", nargs="+", default=METHODS)
     ap.add_argument("--sizes", nargs="+", type=int, default=[32, 64])
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--folder", default=str(COIL))
     ap.add_argument("--runs", default="/tmp/folder-defaults-runs", help="where the run folders go")
     ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra setting for every cell (a variant; needs --variant to name it)")
+    ap.add_argument("--variant", default="", help="short name of the --set variant, appended to the method's")
     args = ap.parse_args()
     out, runs = Path(args.out), Path(args.runs)
+    if bool(args.set) != bool(args.variant):
+        ap.error("--set and --variant go together")
     out.mkdir(parents=True, exist_ok=True)
-    for size in args.sizes:
-        for method in args.methods:
-            path = out / f"{method}__{size}px__s{args.seed}.json"
-            if path.exists():
-                print(f"skip {path.name} (done)", flush=True)
-                continue
-            rec = run_cell(method, size, args.seed, Path(args.folder), runs)
-            path.write_text(json.dumps(rec, indent=2) + "\n")
-            print(f"{method:12s} {size:3d} px  ACC {rec['acc']:.3f} NMI {rec['nmi']:.3f} ARI {rec['ari']:.3f} "
-                  f"{rec['wall_s']:.0f} s", flush=True)
+    cells = [(seed, size, method) for seed in args.seeds for size in args.sizes for method in args.methods]
+    for seed, size, method in cells:
+        name = method + (f"+{args.variant}" if args.variant else "")
+        path = out / f"{name}__{size}px__s{seed}.json"
+        if path.exists():
+            print(f"skip {path.name} (done)", flush=True)
+            continue
+        rec = run_cell(method, size, seed, Path(args.folder), runs, tuple(args.set), args.variant)
+        path.write_text(json.dumps(rec, indent=2) + "\n")
+        print(f"{name:12s} {size:3d} px s{seed}  ACC {rec['acc']:.3f} NMI {rec['nmi']:.3f} ARI {rec['ari']:.3f} "
+              f"{rec['wall_s']:.0f} s", flush=True)
     (out / "summary.md").write_text(summary(out))
     print(summary(out))
     return 0

@@ -228,7 +228,10 @@ def soft_assign(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0, labe
     else:
         q = (1.0 + d2 / alpha).pow(-(alpha + 1.0) / 2.0)
         q = q / q.sum(1, keepdim=True)
-    conf, labels = q.max(1)
+    # The label is the nearest centre (as k-means'), taken from the distances: where every distance
+    # is tiny, q = 1/(1+d²) rounds to equal values in float32 and its argmax would pick the first.
+    labels = q.argmax(1) if label_features else d2.argmin(1)
+    conf = q.gather(1, labels[:, None]).squeeze(1)
     dist = d2.gather(1, labels[:, None]).squeeze(1).sqrt()
     return labels.cpu().numpy(), conf.cpu().numpy(), dist.cpu().numpy()
 
