@@ -5,7 +5,7 @@ PY      = $(VENV)/bin/python
 # torch 2.14.1 + torchvision 0.29.1 are the pair that import together on these machines.
 TORCH   = torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test venv clean bench-quick
+.PHONY: demo test venv clean bench-quick gpu-data
 
 venv: $(VENV)/.installed
 
@@ -25,5 +25,8 @@ test: venv
 bench-quick: venv
 	$(VENV)/bin/deepclust bench gapdcec-table1 --profile quick --seeds 0 1 2
 
+gpu-data:  # datasets for the one GPU call, see benchmarks/gpu/README.md
+	bash benchmarks/gpu/prepare.sh
+
 clean:
-	rm -rf $(VENV) runs build *.egg-info
+	rm -rf $(VENV) runs build *.egg-info .gpu-data

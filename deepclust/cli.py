@@ -5,10 +5,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from .data import FOLDER_IMAGE_SIZE
 from .errors import UserError
 
 FOLDER_METHOD = "dcec"  # the default for photo folders: see README "Which method for photos"
-FOLDER_IMAGE_SIZE = 64
 # Folder runs cap clustering at 2,000 steps (the paper's 20,000 is for its benchmarks); DEC's
 # tolerance rule usually stops sooner. Raise it with --set cluster.max_steps=N.
 FOLDER_DEFAULTS = {"cluster": {"max_steps": 2000}}

@@ -178,3 +178,15 @@ def test_precision_trains_and_is_recorded(precision, tiny_digits, fast_sets):
     assert res.metrics["acc"] > 0.3
     with pytest.raises(UserError, match="train.precision"):
         fit(make_config("idec", sets=fast_sets() + ["train.precision=half"]), tiny_digits)
+
+
+def test_compiled_training_matches_eager(tiny_digits, fast_sets):
+    """train.compile wraps the network in place: same parameters, same state_dict keys (checkpoints,
+    model files and predict stay interchangeable), and training reaches the same loss."""
+    sets = fast_sets(**{"pretrain.epochs": 2, "train.precision": "fp32"})
+    eager = fit(make_config("ae-kmeans", sets=sets), tiny_digits)
+    compiled = fit(make_config("ae-kmeans", sets=sets + ["train.compile=true"]), tiny_digits)
+    a, b = eager.model.state_dict(), compiled.model.state_dict()
+    assert list(a) == list(b)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-4)

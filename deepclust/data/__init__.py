@@ -10,14 +10,13 @@ import os
 from pathlib import Path
 
 from deepclust.data.builtin import DATASETS, load_builtin, resolve_data_root
-from deepclust.data.folder import load_folder
+from deepclust.data.folder import FOLDER_IMAGE_SIZE, load_folder
 from deepclust.data.imageset import ImageSet
 from deepclust.data.transforms import check_channels, check_image_size, check_limit, convert_channels, resize_images
 from deepclust.errors import UserError
 
-__all__ = ["DATASETS", "ImageSet", "load_dataset", "load_folder", "resolve_data_root"]
+__all__ = ["DATASETS", "FOLDER_IMAGE_SIZE", "ImageSet", "load_dataset", "load_folder", "resolve_data_root"]
 
-_FOLDER_IMAGE_SIZE = 64  # folders have no native size; this is the default for them
 
 
 def load_dataset(
@@ -49,7 +48,7 @@ def load_dataset(
         return ImageSet(images=images, labels=data.labels, names=data.names, name=data.name)
     folder = Path(key).expanduser()
     if key and folder.exists():
-        return load_folder(folder, image_size or _FOLDER_IMAGE_SIZE, channels, limit=limit)
+        return load_folder(folder, image_size or FOLDER_IMAGE_SIZE, channels, limit=limit)
     raise UserError(
         f"unknown dataset {key!r}: use one of {', '.join(DATASETS)}, or a folder path"
     )

@@ -153,6 +153,8 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
     model = build_model(cfg, tuple(data.images.shape[1:])).to(dev)
     if dev.type == "cuda" and cfg.encoder.name == "conv_ae":
         model = model.to(memory_format=torch.channels_last)
+    if cfg.train.compile:
+        model.compile()  # in place: state_dict keys, refreshers' embed() (eager) and checkpoints unchanged
     images = data.images.to(dev)
     state = ClusterState()
     main = dist.is_main()  # under torchrun only process 0 logs and checkpoints
