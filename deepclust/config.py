@@ -82,10 +82,11 @@ class TrainConfig:
     checkpoint_every: int = 1000  # steps between checkpoints (for --resume)
     progress: bool = True
     eval_max: int = 100_000  # refreshes embed at most this many images at once per chunk
-    # torch.compile the network's training forward (and so its backward): fewer, fused kernels, which
-    # matters where small nets are launch-bound on a GPU. Off by default: compiling costs tens of
-    # seconds up front and is measured per GPU by benchmarks/gpu/run.py before it earns a default.
-    compile: bool = False
+    # torch.compile mode for the network's training forward (and so its backward): none | default |
+    # reduce-overhead (adds CUDA graphs on a GPU) | max-autotune. Fewer, fused kernels matter where small
+    # nets are launch-bound on a GPU. Off by default: compiling costs tens of seconds up front, and
+    # benchmarks/gpu/run.py measures each mode on the GPU before one earns a default.
+    compile: str = "none"
 
 
 @dataclass(frozen=True)

@@ -185,8 +185,10 @@ def test_compiled_training_matches_eager(tiny_digits, fast_sets):
     model files and predict stay interchangeable), and training reaches the same loss."""
     sets = fast_sets(**{"pretrain.epochs": 2, "train.precision": "fp32"})
     eager = fit(make_config("ae-kmeans", sets=sets), tiny_digits)
-    compiled = fit(make_config("ae-kmeans", sets=sets + ["train.compile=true"]), tiny_digits)
+    compiled = fit(make_config("ae-kmeans", sets=sets + ["train.compile=default"]), tiny_digits)
     a, b = eager.model.state_dict(), compiled.model.state_dict()
     assert list(a) == list(b)
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-4)
+    with pytest.raises(UserError, match="train.compile must be one of"):
+        fit(make_config("ae-kmeans", sets=sets + ["train.compile=fast"]), tiny_digits)

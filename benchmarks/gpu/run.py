@@ -8,7 +8,7 @@ A task that is lent a GPU gets about 15 minutes of device time in all (start-up 
             autocast and channels-last, results are finite, torch k-means on the GPU matches
             scikit-learn's inertia (smoke.json). A failure here stops the script: fix it on the CPU;
 3. `speed`  steady-state milliseconds per training step of the MLP and conv autoencoders at batch 256,
-            eager and with `train.compile` (speed.json);
+            eager and under `train.compile` default / reduce-overhead (CUDA graphs) (speed.json);
 4. `cells`  full-profile table cells in priority order (the timing goals first: DEC and DCEC on
             MNIST-full), each written as the bench runner's JSON under $OUT/results/<table>/full/.
             No new cell starts after --deadline seconds; cells already in benchmarks/results are skipped,
@@ -144,7 +144,8 @@ def stage_speed(out: Path, device: str, steps: int = 300) -> dict:
 
     data = load_dataset("mnist-test")
     rec: dict = {"device": device, "steps": steps, "batch_size": 256, "data": "mnist-test", "runs": []}
-    for method, compile_ in (("ae-kmeans", False), ("ae-kmeans", True), ("dcec", False), ("dcec", True)):
+    modes = ("none", "default", "reduce-overhead")
+    for method, compile_ in ((m, c) for m in ("ae-kmeans", "dcec") for c in modes):
         over = {"train": {"device": device, "progress": False, "log_every": steps // 3, "compile": compile_,
                           "checkpoint_every": 10**9},
                 "pretrain": {"epochs": None, "max_steps": steps}, "cluster": {"epochs": 0, "max_steps": 0,

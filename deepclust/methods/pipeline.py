@@ -60,6 +60,9 @@ def _terms(stage: StageConfig) -> list[Term]:
     return [Term(n, float(w), LOSSES.get(n)()) for n, w in stage.losses.items() if w]
 
 
+COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
+
+
 def validate(cfg: RunConfig, data: ImageSet) -> None:
     """Impossible settings fail here, before any training, with the fix in the message."""
     k, n = cfg.method.n_clusters, len(data)
@@ -67,6 +70,8 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
         raise UserError(f"k={k}: ask for at least 2 clusters (--k 2 or more)")
     if k > n:
         raise UserError(f"k={k} is more than the {n} images: use --k {n} or fewer")
+    if cfg.train.compile not in COMPILE_MODES:
+        raise UserError(f"train.compile must be one of {', '.join(COMPILE_MODES)}, got '{cfg.train.compile}'")
     for sname in STAGES:
         stage: StageConfig = getattr(cfg, sname)
         if stage.batch_size < 1:
@@ -153,8 +158,9 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
     model = build_model(cfg, tuple(data.images.shape[1:])).to(dev)
     if dev.type == "cuda" and cfg.encoder.name == "conv_ae":
         model = model.to(memory_format=torch.channels_last)
-    if cfg.train.compile:
-        model.compile()  # in place: state_dict keys, refreshers' embed() (eager) and checkpoints unchanged
+    if cfg.train.compile != "none":
+        # in place: state_dict keys, refreshers' embed() (eager) and checkpoints unchanged
+        model.compile(mode=cfg.train.compile)
     images = data.images.to(dev)
     state = ClusterState()
     main = dist.is_main()  # under torchrun only process 0 logs and checkpoints
