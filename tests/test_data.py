@@ -351,7 +351,7 @@ def test_folder_second_load_hits_cache(messy_folder, monkeypatch):
 def test_load_dataset_dispatches_folders(messy_folder):
     s = load_dataset(str(messy_folder), image_size=24, limit=3)
     assert s.images.shape == (3, 3, 24, 24) and s.names == GOOD[:3]
-    assert load_dataset(messy_folder).images.shape[-1] == 64  # folders default to 64 px
+    assert load_dataset(messy_folder).images.shape[-1] == 32  # folders default to 32 px (measured best)
 
 
 def test_folder_errors(tmp_path):

@@ -152,3 +152,34 @@ def test_hungarian_order_puts_agreement_on_diagonal() -> None:
     assert values.tolist() == [0, 1, 2]
     assert order.tolist() == [2, 0, 1, 3]
     assert np.trace(counts[:, :3]) == 6 and counts.sum() == 7
+
+
+def test_folder_gallery_shows_the_originals_not_the_training_copies(tmp_path: Path) -> None:
+    """A folder run's gallery is decoded again from the files at display size; a file that vanished
+    after training keeps its (upscaled) training copy."""
+    from PIL import Image
+
+    from deepclust.data import load_dataset
+    from deepclust.train.rundir import RunDir
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(4):  # fine stripes: at 8 px they blur away, at 128 px they are there
+        arr = np.zeros((256, 256, 3), np.uint8)
+        arr[:, ::2 + i] = (255, 40 * i, 0)
+        Image.fromarray(arr).save(folder / f"p{i}.png")
+    data = load_dataset(str(folder), image_size=8)
+    assert data.root == str(folder.resolve())
+    (folder / "p3.png").unlink()
+    run = RunDir(tmp_path / "run")
+    run.write_gallery(data.images, data.names, np.array([0, 0, 1, 1]), np.array([0.9, 0.8, 0.7, 0.6]),
+                      source=data.root)
+    z = np.load(run.path / "gallery.npz")
+    names = list(z["names"])
+    assert z["images"].shape == (4, 128, 128, 3)
+    direct = np.asarray(Image.open(folder / "p0.png").convert("RGB").resize((128, 128), Image.Resampling.LANCZOS))
+    got = z["images"][names.index("p0.png")].astype(int)
+    assert np.abs(got - direct.astype(int)).mean() < 10  # the original, decoded at 128
+    small = data.images[3].permute(1, 2, 0).numpy()
+    lost = z["images"][names.index("p3.png")]
+    assert np.array_equal(lost[::16, ::16], small)  # nearest-upscaled training copy

@@ -43,7 +43,7 @@ def score(assignments: Path) -> dict:
 
 
 def run_cell(method: str, size: int, seed: int, folder: Path, runs: Path, sets: tuple[str, ...] = (),
-             variant: str = "") -> dict:
+             variant: str = "", dataset: str = "coil20 as a folder (1440 images, 20 objects)") -> dict:
     name = method + (f"+{variant}" if variant else "")
     cmd = [sys.executable, "-m", "deepclust", "cluster", str(folder), "--method", method, "--image-size", str(size),
            "--k", "20", "--seed", str(seed), "--out", str(runs / f"{name}-{size}"), "--quiet", "--no-report",
@@ -61,12 +61,12 @@ def run_cell(method: str, size: int, seed: int, folder: Path, runs: Path, sets: 
 
     from deepclust.train.rundir import git_commit
 
-    return {"table": "folder-defaults", "dataset": "coil20 as a folder (1440 images, 20 objects)",
+    return {"table": "folder-defaults", "dataset": dataset,
             "method": name, "sets": list(sets), "image_size": size, "seed": seed, **score(run_dir / "assignments.csv"),
             "wall_s": round(wall, 2), "fit_wall_s": result.get("wall_s"), "stage_s": result.get("stage_s"),
             "device": result.get("device"), "torch": torch.__version__, "git_commit": git_commit(),
             "budget": {"pretrain.max_steps": PRETRAIN_STEPS, "cluster.max_steps": CLUSTER_STEPS},
-            "command": " ".join(cmd[1:]).replace(str(folder), "COIL20/coil-20-proc").replace(str(runs), "RUNS"),
+            "command": " ".join(cmd[1:]).replace(str(folder), "FOLDER").replace(str(runs), "RUNS"),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
 
@@ -80,9 +80,11 @@ def summary(out: Path) -> str:
         return f"{np.mean(vals):.3f} ± {np.std(vals):.3f}" if len(vals) > 1 else f"{vals[0]:.3f}"
 
     rows = sorted(groups.items(), key=lambda kv: -np.mean([r["acc"] for r in kv[1]]))
-    lines = [f"COIL-20 clustered as a plain folder with `deepclust cluster` (k = 20), every method on one budget "
-             f"(≤ {PRETRAIN_STEPS} pretraining + ≤ {CLUSTER_STEPS} clustering steps); scored from the file names. "
-             "Mean ± std (population) over the seeds listed; one value is one seed.",
+    dataset = recs[0]["dataset"] if recs else "?"
+    lines = [f"{dataset}, clustered with `deepclust cluster` (k = 20), every method on one budget "
+             f"(≤ {PRETRAIN_STEPS} pretraining + ≤ {CLUSTER_STEPS} clustering steps, unless the method's name says "
+             "`+default-schedule`: the folder defaults, 200 pretraining epochs and ≤ 2,000 clustering steps); "
+             "scored from the file names. Mean ± std (population) over the seeds listed; one value is one seed.",
              "", "| method | size | seeds | ACC | NMI | ARI | wall s (median) | device |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for (method, size), rs in rows:
@@ -103,6 +105,8 @@ def main() -> int:
     ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="extra setting for every cell (a variant; needs --variant to name it)")
+    ap.add_argument("--dataset", default="coil20 as a folder (1440 images, 20 objects)",
+                    help="what --folder holds, recorded in every cell")
     ap.add_argument("--variant", default="", help="short name of the --set variant, appended to the method's")
     args = ap.parse_args()
     out, runs = Path(args.out), Path(args.runs)
@@ -116,7 +120,7 @@ def main() -> int:
         if path.exists():
             print(f"skip {path.name} (done)", flush=True)
             continue
-        rec = run_cell(method, size, seed, Path(args.folder), runs, tuple(args.set), args.variant)
+        rec = run_cell(method, size, seed, Path(args.folder), runs, tuple(args.set), args.variant, args.dataset)
         path.write_text(json.dumps(rec, indent=2) + "\n")
         print(f"{name:12s} {size:3d} px s{seed}  ACC {rec['acc']:.3f} NMI {rec['nmi']:.3f} ARI {rec['ari']:.3f} "
               f"{rec['wall_s']:.0f} s", flush=True)

@@ -213,4 +213,5 @@ def load_folder(path: str | os.PathLike, image_size: int = FOLDER_IMAGE_SIZE, ch
             skipped_files=np.array([f for f, _ in skipped], dtype=str),
             skipped_reasons=np.array([r for _, r in skipped], dtype=str),
         )
-    return ImageSet(images=torch.from_numpy(images), labels=None, names=names, name=str(path), skipped=skipped)
+    return ImageSet(images=torch.from_numpy(images), labels=None, names=names, name=str(path), skipped=skipped,
+                    root=str(folder.resolve()))

@@ -23,6 +23,7 @@ class ImageSet:
     names:   N source names: file path relative to the folder, or "mnist-test/000123".
     name:    dataset name, e.g. "mnist-test" or the folder's path.
     skipped: (file, reason) for files a folder loader could not read.
+    root:    for a folder, the folder the names are relative to (the report shows the originals); else None.
     """
 
     images: torch.Tensor
@@ -30,6 +31,7 @@ class ImageSet:
     names: list[str]
     name: str
     skipped: list[tuple[str, str]] = ()
+    root: str | None = None
 
     def __post_init__(self) -> None:
         images = self.images

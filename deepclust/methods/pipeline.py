@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+from pathlib import Path
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -271,7 +272,7 @@ def write_outputs(run: RunDir, cfg: RunConfig, data: ImageSet, res: FitResult) -
     }
     run.write_result(result)
     run.write_assignments(data.names, res.labels, res.confidence, truth)
-    run.write_gallery(data.images, data.names, res.labels, res.confidence)
+    run.write_gallery(data.images, data.names, res.labels, res.confidence, source=data.root)  # folders: originals
     run.write_embedding_2d(res.embedding, res.labels, truth, seed=cfg.train.seed)
     preset = cfg.pretrain.augment or cfg.cluster.augment
     if preset:
@@ -294,7 +295,6 @@ def write_outputs(run: RunDir, cfg: RunConfig, data: ImageSet, res: FitResult) -
 def load_model(run_path, device: str = "cpu") -> tuple[RunConfig, ClusterNet, torch.Tensor, dict[str, Any]]:
     """Rebuild a trained model from its run folder (safetensors only; nothing is unpickled)."""
     import json
-    from pathlib import Path
 
     from safetensors.torch import load_file
 

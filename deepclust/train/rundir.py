@@ -86,7 +86,11 @@ class RunDir:
                     row.append(int(truth[i]))
                 w.writerow(row)
 
-    def write_gallery(self, images: torch.Tensor, names, labels, confidence, per_cluster: int = 16) -> None:
+    def write_gallery(self, images: torch.Tensor, names, labels, confidence, per_cluster: int = 16,
+                      source: Path | None = None, display_px: int = 128) -> None:
+        """The most confident images of each cluster. With `source` (the folder a run read), they are
+        decoded again from the original files at `display_px`, so a person sees the photo rather than
+        the small copy the network trained on; a file that can no longer be read keeps the small copy."""
         labels = np.asarray(labels)
         confidence = np.asarray(confidence)
         pick = []
@@ -95,6 +99,18 @@ class RunDir:
             pick.extend(members[np.argsort(-confidence[members], kind="stable")[:per_cluster]].tolist())
         pick = np.asarray(pick, dtype=np.int64)
         imgs = images[torch.from_numpy(pick)].permute(0, 2, 3, 1).cpu().numpy()
+        if source is not None and len(pick) and display_px > imgs.shape[1]:
+            from ..data.folder import decode_image
+
+            big = np.empty((len(pick), display_px, display_px, imgs.shape[3]), dtype=np.uint8)
+            for j, i in enumerate(pick):
+                try:
+                    big[j] = decode_image(Path(source) / names[i], display_px, imgs.shape[3])
+                except Exception:  # noqa: BLE001 - moved or changed since training: show the small copy
+                    small = torch.from_numpy(np.ascontiguousarray(imgs[j])).permute(2, 0, 1)[None].float()
+                    up = torch.nn.functional.interpolate(small, size=(display_px, display_px), mode="nearest")
+                    big[j] = up[0].permute(1, 2, 0).round().to(torch.uint8).numpy()
+            imgs = big
         np.savez_compressed(self.path / "gallery.npz", images=imgs, cluster=labels[pick],
                             confidence=confidence[pick].astype(np.float32),
                             names=np.asarray([names[i] for i in pick], dtype=str))
