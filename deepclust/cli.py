@@ -163,6 +163,8 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
     if res.metrics:
         print("  ".join(f"{k.upper()} {v:.4f}" for k, v in res.metrics.items()))
     print(f"cluster sizes: {result['cluster_sizes']}   time {res.wall_s:.1f} s on {res.device}")
+    if result.get("warning"):
+        print(f"warning: {result['warning']}", file=sys.stderr)
     print(f"assignments: {run.path / 'assignments.csv'}")
     if not args.no_report:
         from .report import write_report

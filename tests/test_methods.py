@@ -192,3 +192,23 @@ def test_compiled_training_matches_eager(tiny_digits, fast_sets):
         torch.testing.assert_close(a[k], b[k], rtol=1e-3, atol=1e-4)
     with pytest.raises(UserError, match="train.compile must be one of"):
         fit(make_config("ae-kmeans", sets=sets + ["train.compile=fast"]), tiny_digits)
+
+
+def test_a_collapsed_clustering_is_flagged_in_result_and_report(tiny_digits, fast_sets, tmp_path):
+    import dataclasses
+    import json
+
+    from deepclust.methods.pipeline import write_outputs
+    from deepclust.report import write_report
+    from deepclust.train.rundir import RunDir
+
+    cfg = make_config("ae-kmeans", sets=fast_sets(**{"pretrain.epochs": 1}))
+    res = fit(cfg, tiny_digits)
+    run = RunDir(tmp_path / "ok")
+    assert "warning" not in write_outputs(run, cfg, tiny_digits, res)
+    collapsed = dataclasses.replace(res, labels=np.zeros_like(res.labels))
+    run = RunDir(tmp_path / "collapsed")
+    result = write_outputs(run, cfg, tiny_digits, collapsed)
+    assert "only 1 of the 10 clusters" in result["warning"]
+    assert json.loads((run.path / "result.json").read_text())["warning"] == result["warning"]
+    assert "only 1 of the 10 clusters" in write_report(run.path).read_text()

@@ -270,6 +270,13 @@ def write_outputs(run: RunDir, cfg: RunConfig, data: ImageSet, res: FitResult) -
         "n_skipped": len(data.skipped), "image_shape": list(data.images.shape[1:]),
         "outlier_distance": threshold, "created": _dt.datetime.now().isoformat(timespec="seconds"),
     }
+    used = sum(1 for n in sizes if n)
+    if used < cfg.method.n_clusters:
+        # A collapsed clustering looks like a result; say so where a person looks (console, report).
+        result["warning"] = (f"only {used} of the {cfg.method.n_clusters} clusters have images: the clustering "
+                             "collapsed. Try --method kmeans (a baseline on the pixels), fewer clusters (--k), or a "
+                             "smaller clustering learning rate (--set cluster.optim.lr=...)")
+        run.log({"stage": "result", "warning": result["warning"]})
     run.write_result(result)
     run.write_assignments(data.names, res.labels, res.confidence, truth)
     run.write_gallery(data.images, data.names, res.labels, res.confidence, source=data.root)  # folders: originals

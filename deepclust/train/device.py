@@ -65,7 +65,8 @@ def make_optimizer(cfg: OptimConfig, params, device: torch.device) -> torch.opti
         kw = {"fused": True} if device.type == "cuda" else {}
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **kw)
     if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        kw = {"fused": True} if device.type == "cuda" else {}  # one kernel for all parameters (torch >= 2.3)
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **kw)
     raise UserError(f"unknown optimiser '{cfg.name}': use adam or sgd")
 
 
