@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import datetime as _dt
-from pathlib import Path
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
