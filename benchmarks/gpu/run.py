@@ -21,6 +21,7 @@ Run on the CPU with `--device cpu --dry-run` to check the plan and the smoke sta
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import shutil
@@ -108,7 +109,7 @@ def stage_smoke(out: Path, device: str) -> dict:
              "method": {"n_init": 3}}
     for name, data in (("dec", digits), ("dcec", d16), ("convdec-da", d16), ("stdac", d16)):
         t0 = time.perf_counter()
-        over = json.loads(json.dumps(short))
+        over = copy.deepcopy(short)
         if name == "stdac":
             over.pop("pretrain")
         res = fit(make_config(name, overrides=over), data)

@@ -18,7 +18,6 @@ from deepclust.errors import UserError
 __all__ = ["DATASETS", "FOLDER_IMAGE_SIZE", "ImageSet", "load_dataset", "load_folder", "resolve_data_root"]
 
 
-
 def load_dataset(
     name: str | os.PathLike,
     root: str | os.PathLike | None = None,

@@ -61,11 +61,10 @@ def autocast(device: torch.device, precision: str = "fp32"):
 
 def make_optimizer(cfg: OptimConfig, params, device: torch.device) -> torch.optim.Optimizer:
     params = [p for p in params if p.requires_grad]
+    kw = {"fused": True} if device.type == "cuda" else {}  # one kernel for all parameters on a GPU
     if cfg.name == "adam":
-        kw = {"fused": True} if device.type == "cuda" else {}
         return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **kw)
     if cfg.name == "sgd":
-        kw = {"fused": True} if device.type == "cuda" else {}  # one kernel for all parameters (torch >= 2.3)
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **kw)
     raise UserError(f"unknown optimiser '{cfg.name}': use adam or sgd")
 

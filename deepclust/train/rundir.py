@@ -107,9 +107,8 @@ class RunDir:
                 try:
                     big[j] = decode_image(Path(source) / names[i], display_px, imgs.shape[3])
                 except Exception:  # noqa: BLE001 - moved or changed since training: show the small copy
-                    small = torch.from_numpy(np.ascontiguousarray(imgs[j])).permute(2, 0, 1)[None].float()
-                    up = torch.nn.functional.interpolate(small, size=(display_px, display_px), mode="nearest")
-                    big[j] = up[0].permute(1, 2, 0).round().to(torch.uint8).numpy()
+                    near = np.arange(display_px) * imgs.shape[1] // display_px  # nearest-neighbour upscale
+                    big[j] = imgs[j][near][:, near]
             imgs = big
         np.savez_compressed(self.path / "gallery.npz", images=imgs, cluster=labels[pick],
                             confidence=confidence[pick].astype(np.float32),
