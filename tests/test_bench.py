@@ -131,3 +131,22 @@ def test_report_into_replaces_only_its_marked_block(tmp_path):
     with pytest.raises(UserError, match="<!-- /t3 -->"):
         write_into(doc, "t3", "x")
     assert doc.read_text() == before  # untouched on error
+
+
+@pytest.mark.parametrize("profile", ["quick", "full"])
+def test_table1_and_decda_rows_with_equal_pretraining_share_one_autoencoder(profile):
+    from deepclust.config import deep_update
+    from deepclust.methods.pipeline import make_config
+
+    def key(table: str, row: str, ds: str = "mnist-test") -> str:
+        t = tables.get_table(table)
+        over = deep_update(t.cell_overrides(row, ds, profile), {"data": {"name": ds}, "train": {"seed": 0}})
+        return runner._pretrain_key(make_config(t.row_method(row), overrides=over), ds)
+
+    assert tables.get_table("gapdcec-table1").share_pretraining and tables.get_table("decda").share_pretraining
+    mlp = {key("gapdcec-table1", r) for r in ("DEC", "IDEC", "DCN")}
+    assert len(mlp) == 1
+    conv = {key("gapdcec-table1", "DCEC"), key("gapdcec-table1", "GAP-DCEC")}
+    assert len(conv) == 2 and not conv & mlp  # flatten and GAP encoders are different autoencoders
+    assert key("decda", "ConvDEC-DA") == key("decda", "ConvIDEC-DA") != key("gapdcec-table1", "DCEC")
+    assert key("decda", "ConvDEC-DA", "usps") != key("decda", "ConvDEC-DA")
