@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None)
     p.add_argument("--into", default=None, metavar="FILE",
                    help="with 'report': replace the block between '<!-- TABLE: ... -->' and '<!-- /TABLE -->' in FILE")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="run a variant of the table's cells with this setting changed (repeatable; needs --variant)")
+    p.add_argument("--variant", default=None, metavar="NAME",
+                   help="name of the variant: its cells go to RESULTS/TABLE/PROFILE+NAME/, reported as their own section")
     return ap
 
 
@@ -243,8 +247,11 @@ def _bench(args) -> int:
         for path in curves.write(args.rest[0], profile=args.profile, results=args.results):
             print(path)
         return 0
+    from .config import parse_sets
+
     runner.run(args.table, profile=args.profile, seeds=args.seeds, rows=args.rows, datasets=args.datasets,
-               results=args.results, data_root=args.data_root, device=args.device)
+               results=args.results, data_root=args.data_root, device=args.device, sets=parse_sets(args.set),
+               variant=args.variant)
     return 0
 
 

@@ -150,3 +150,37 @@ def test_table1_and_decda_rows_with_equal_pretraining_share_one_autoencoder(prof
     assert len(conv) == 2 and not conv & mlp  # flatten and GAP encoders are different autoencoders
     assert key("decda", "ConvDEC-DA") == key("decda", "ConvIDEC-DA") != key("gapdcec-table1", "DCEC")
     assert key("decda", "ConvDEC-DA", "usps") != key("decda", "ConvDEC-DA")
+
+
+def test_a_variant_runs_apart_from_the_table_and_is_reported_with_what_it_changed(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from deepclust.errors import UserError
+
+    monkeypatch.chdir(tmp_path)
+    t = tables.Table(name="tiny-var", source="src", protocol="p", rows={"K-means": "kmeans", "DEC": "dec"},
+                     datasets={"Digits": "digits"}, paper={("K-means", "Digits"): {"acc": 0.5}},
+                     overrides={"data": {"limit": 90}, "method": {"n_init": 1}})
+    monkeypatch.setitem(tables.TABLES, "tiny-var", t)
+    base = runner.run("tiny-var", seeds=[0], rows=["K-means"], results=tmp_path, log=lambda s: None)
+    var = runner.run("tiny-var", seeds=[0], rows=["K-means"], results=tmp_path, log=lambda s: None,
+                     sets={"method": {"n_init": 3}}, variant="n-init-3")
+    assert base[0].parent.name == "quick" and var[0].parent.name == "quick+n-init-3"
+    rec = json.loads(var[0].read_text())
+    assert rec["config"]["method"]["n_init"] == 3 and rec["variant_sets"] == {"method": {"n_init": 3}}
+    assert json.loads(base[0].read_text())["config"]["method"]["n_init"] == 1  # the table's cell is untouched
+    md = runner.report("tiny-var", results=tmp_path)
+    assert "**Profile `quick`**" in md
+    assert "**Variant `n-init-3` of profile `quick`** (the table's cells with method.n_init=3)" in md
+    section = md.split("**Variant")[1]
+    assert "| K-means |" in section and "| DEC |" not in section  # rows the variant did not run are left out
+    for sets, variant, msg in [({"method": {"n_init": 3}}, None, "--variant NAME"),
+                               ({"method": {"n_init": 3}}, "Bad Name", "lower-case"),
+                               (None, "empty", "changes nothing")]:
+        with pytest.raises(UserError, match=msg):
+            runner.run("tiny-var", seeds=[0], results=tmp_path, log=lambda s: None, sets=sets, variant=variant)
+    # the CLI refuses --set without --variant in one line, before loading anything
+    p = subprocess.run([sys.executable, "-m", "deepclust", "bench", "gapdcec-table1", "--set", "cluster.tol=0"],
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "--variant NAME" in p.stderr and "Traceback" not in p.stderr

@@ -1,6 +1,9 @@
 """Run a paper table cell by cell (resumable: a finished cell is skipped) and print it beside the paper.
 
 Each (row, dataset, seed, profile) writes one JSON file under benchmarks/results/<table>/<profile>/.
+A variant (`--set key=value ... --variant NAME`: the table's cells with some settings changed) writes
+under <table>/<profile>+<NAME>/, so it never mixes with the table's own cells; the report shows it as
+its own section, with the settings it changed.
 """
 from __future__ import annotations
 
@@ -23,12 +26,29 @@ def _slug(s: str) -> str:
     return s.lower().replace(" ", "").replace("-", "")
 
 
-def cell_path(results: Path, table: str, profile: str, row: str, col: str, seed: int) -> Path:
-    return results / table / profile / f"{_slug(row)}__{_slug(col)}__s{seed}.json"
+def cell_path(results: Path, table: str, profile: str, row: str, col: str, seed: int,
+              variant: str | None = None) -> Path:
+    folder = profile if not variant else f"{profile}+{variant}"
+    return results / table / folder / f"{_slug(row)}__{_slug(col)}__s{seed}.json"
+
+
+_VARIANT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def check_variant(sets: dict | None, variant: str | None) -> None:
+    if sets and not variant:
+        raise UserError("bench with --set changes the table's settings: name the variant with --variant NAME "
+                        "(its cells go to <table>/<profile>+NAME/, apart from the table's own)")
+    if variant is not None and not _VARIANT.match(variant):
+        raise UserError(f"--variant '{variant}': use lower-case letters, digits, '.', '_' or '-' "
+                        f"(at most 64, e.g. --variant adam-cluster)")
+    if variant and not sets:
+        raise UserError(f"--variant {variant} without --set changes nothing: add --set key=value")
 
 
 def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets=None, results=None,
-        data_root: str | None = None, device: str | None = None, log=print) -> list[Path]:
+        data_root: str | None = None, device: str | None = None, log=print, sets: dict | None = None,
+        variant: str | None = None) -> list[Path]:
     from ..data import load_dataset
     from ..methods.pipeline import fit, make_config, write_outputs
     from ..train.rundir import RunDir, git_commit
@@ -36,6 +56,7 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
     import torch
 
     t = get_table(table)
+    check_variant(sets, variant)
     results = Path(results) if results else DEFAULT_RESULTS
     written = []
     cache: dict[str, Any] = {}
@@ -48,7 +69,7 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
                 method = t.row_method(row)
                 if rows and row not in rows and method not in rows:
                     continue
-                out = cell_path(results, table, profile, row, col, seed)
+                out = cell_path(results, table, profile, row, col, seed, variant)
                 if out.exists():
                     log(f"[skip] {row} / {col} / seed {seed}: {out} exists")
                     continue
@@ -56,15 +77,15 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
                     cache.clear()
                     cache[ds] = load_dataset(ds, root=data_root)
                 data = cache[ds]
-                over = t.cell_overrides(row, ds, profile)
+                over = deep_update(t.cell_overrides(row, ds, profile), sets or {})
                 over = deep_update(over, {"method": {"n_clusters": int(data.labels.max()) + 1},
                                           "data": {"name": ds}, "train": {"seed": seed, "progress": False}})
                 if device:
                     over["train"]["device"] = device
                 cfg = make_config(method, overrides=over)
-                log(f"[run ] {row} / {col} / seed {seed} ({profile})")
+                log(f"[run ] {row} / {col} / seed {seed} ({out.parent.name})")
                 # Each cell also keeps a full run folder (learning curves, report) under runs/bench/.
-                run_dir = RunDir(Path(cfg.out_dir) / "bench" / table / profile / out.stem)
+                run_dir = RunDir(Path(cfg.out_dir) / "bench" / table / out.parent.name / out.stem)
                 run_dir.write_config(cfg)
                 shared = None
                 if t.share_pretraining and cfg.pretrain.losses:
@@ -83,6 +104,7 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
                     "table": table, "row": row, "dataset": col, "dataset_name": ds, "seed": seed,
                     "profile": profile, "protocol": t.protocol, "method": method,
                     "row_overrides": t.row_overrides(row), **res.metrics,
+                    **({"variant": variant, "variant_sets": sets} if variant else {}),
                     "paper": t.paper.get((row, col)), "wall_s": round(wall, 2), "stage_s": res.stage_s,
                     "device": res.device, "torch": torch.__version__, "git_commit": git_commit(),
                     "n_images": len(data), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -148,6 +170,17 @@ def _shared_pretraining(cfg, data, ds: str, run_dir, log) -> dict[str, Any]:
                              "optim": {}, "state": {}})
     return {"key": key, "path": path, "resume": True, "pretrain_s": cached["pretrain_s"]}
 
+def _flat_sets(sets: dict, prefix: str = "") -> str:
+    """{'cluster': {'optim': {'name': 'adam'}}} -> 'cluster.optim.name=adam' (the --set items of a variant)."""
+    items = []
+    for k, v in sorted(sets.items()):
+        if isinstance(v, dict):
+            items.append(_flat_sets(v, f"{prefix}{k}."))
+        else:
+            items.append(f"{prefix}{k}={json.dumps(v) if not isinstance(v, str) else v}")
+    return ", ".join(i for i in items if i)
+
+
 def _fmt(vals: list[float]) -> str:
     if not vals:
         return "–"
@@ -176,13 +209,15 @@ def report(table: str, results=None) -> str:
     results = Path(results) if results else DEFAULT_RESULTS
     lines = [f"### {t.source}", "", f"Protocol: {t.protocol}.", ""]
     any_profile = False
-    for profile in ("full", "quick"):
+    variants = sorted(p.name for p in (results / table).glob("*+*") if p.is_dir()) if (results / table).is_dir() else []
+    for profile in ["full", "quick"] + [v for v in variants if v.split("+", 1)[0] in ("full", "quick")]:
         # cell files only (a table's folder may also hold e.g. curves.json from `deepclust bench curves`)
         recs = [json.loads(p.read_text()) for p in sorted((results / table / profile).glob("*__s*.json"))]
         recs = [r for r in recs if isinstance(r, dict) and "row" in r]
         if not recs:
             continue
         any_profile = True
+        variant = "+" in profile
         cells: dict[tuple[str, str], list[dict]] = {}
         for r in recs:
             cells.setdefault((r["row"], r["dataset"]), []).append(r)
@@ -192,7 +227,14 @@ def report(table: str, results=None) -> str:
         counts = sorted({len(v) for v in cells.values()})
         where = (f"the paper's numbers (on {t.paper_dataset}) in the last columns" if t.paper_dataset
                  else "the paper's number in brackets")
-        lines += [f"**Profile `{profile}`** — ours ×100: mean ± std over the seeds each cell has (seeds present: "
+        if variant:
+            base, name = profile.split("+", 1)
+            changed = sorted({_flat_sets(r.get("variant_sets") or {}) for r in recs})
+            title = (f"**Variant `{name}` of profile `{base}`** (the table's cells with "
+                     f"{'; '.join(c or 'nothing' for c in changed)})")
+        else:
+            title = f"**Profile `{profile}`**"
+        lines += [f"{title} — ours ×100: mean ± std over the seeds each cell has (seeds present: "
                   f"{seeds}; seeds per cell: {'–'.join(map(str, counts))}; a single value is one seed); "
                   f"{where}. Device: {', '.join(devices)}; torch {', '.join(torches)}.", ""]
         head = ["Method"] + [f"{c} {m.upper()}" for c in t.datasets for m in t.metrics]
@@ -200,7 +242,8 @@ def report(table: str, results=None) -> str:
             head += [f"Paper {t.paper_dataset} {m.upper()}" for m in t.metrics]
         lines.append("| " + " | ".join(head) + " |")
         lines.append("|" + "---|" * len(head))
-        for row in t.rows:
+        shown = [row for row in t.rows if not variant or any(k[0] == row for k in cells)]
+        for row in shown:
             cols = [row]
             for c in t.datasets:
                 rs = cells.get((row, c), [])
@@ -217,7 +260,7 @@ def report(table: str, results=None) -> str:
                   "shared the machine with other jobs: a record, not a speed benchmark.", ""]
         lines.append("| Method | " + " | ".join(t.datasets) + " |")
         lines.append("|" + "---|" * (len(t.datasets) + 1))
-        for row in t.rows:
+        for row in shown:
             ws = [statistics.median([r["wall_s"] for r in cells.get((row, c), [])]) if cells.get((row, c)) else None
                   for c in t.datasets]
             lines.append(f"| {row} | " + " | ".join(f"{w:.0f}" if w is not None else "–" for w in ws) + " |")
