@@ -170,6 +170,7 @@ def _shared_pretraining(cfg, data, ds: str, run_dir, log) -> dict[str, Any]:
                              "optim": {}, "state": {}})
     return {"key": key, "path": path, "resume": True, "pretrain_s": cached["pretrain_s"]}
 
+
 def _flat_sets(sets: dict, prefix: str = "") -> str:
     """{'cluster': {'optim': {'name': 'adam'}}} -> 'cluster.optim.name=adam' (the --set items of a variant)."""
     items = []
@@ -209,8 +210,8 @@ def report(table: str, results=None) -> str:
     results = Path(results) if results else DEFAULT_RESULTS
     lines = [f"### {t.source}", "", f"Protocol: {t.protocol}.", ""]
     any_profile = False
-    variants = sorted(p.name for p in (results / table).glob("*+*") if p.is_dir()) if (results / table).is_dir() else []
-    for profile in ["full", "quick"] + [v for v in variants if v.split("+", 1)[0] in ("full", "quick")]:
+    variants = [p.name for base in ("full", "quick") for p in sorted((results / table).glob(f"{base}+*")) if p.is_dir()]
+    for profile in ["full", "quick"] + variants:
         # cell files only (a table's folder may also hold e.g. curves.json from `deepclust bench curves`)
         recs = [json.loads(p.read_text()) for p in sorted((results / table / profile).glob("*__s*.json"))]
         recs = [r for r in recs if isinstance(r, dict) and "row" in r]
