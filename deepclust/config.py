@@ -43,6 +43,7 @@ class EncoderConfig:
     batch_norm: bool = False  # DCEC has none; deeper photo encoders may want it
     st_layers: int = 0  # stdac_cnn: spatial-transformer layers (0-3: input, after block 2, after block 3)
     dropout: float = 0.0  # label-feature nets: dropout after the hidden dense layer (ST-DAC's code: 0.5)
+    init: str = "torch"  # weight init: torch (PyTorch's defaults) | keras (glorot-uniform weights, zero biases)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from ..config import EncoderConfig
+from ..errors import UserError
 from ..registry import ENCODERS
 
 
@@ -44,5 +45,29 @@ class ClusterNet(nn.Module):
         return torch.cat(out)
 
 
+INITS = ("torch", "keras")
+
+
+def keras_init_(module: nn.Module) -> nn.Module:
+    """Keras' default initialisation, which the 2017 reference implementations (IDEC, DCEC, GAP-DCEC,
+    DEC-DA) trained with: glorot-uniform weights and zero biases for every dense and (transposed)
+    convolution layer. Normalisation layers, and parts that set their own start (a module with
+    `keeps_init = True`, e.g. a spatial transformer that must start as the identity), are left alone."""
+    if getattr(module, "keeps_init", False):
+        return module
+    if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.xavier_uniform_(module.weight)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    for child in module.children():
+        keras_init_(child)
+    return module
+
+
 def build_autoencoder(cfg: EncoderConfig, in_shape: tuple[int, int, int]) -> nn.Module:
-    return ENCODERS.get(cfg.name)(cfg, in_shape)
+    if cfg.init not in INITS:
+        raise UserError(f"encoder.init must be one of {', '.join(INITS)}, got '{cfg.init}'")
+    ae = ENCODERS.get(cfg.name)(cfg, in_shape)
+    if cfg.init == "keras":
+        keras_init_(ae)
+    return ae

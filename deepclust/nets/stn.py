@@ -22,6 +22,8 @@ MIN_SIDE = 3  # two 2x2 pools leave one pixel of a 3x3 map; anything smaller has
 
 
 class SpatialTransformer(nn.Module):
+    keeps_init = True  # starts as the identity whatever init the rest of the network gets
+
     def __init__(self, channels: int, size: tuple[int, int], where: str = "input"):
         super().__init__()
         h, w = size
