@@ -51,6 +51,17 @@ def test_compositions():
     assert make_config("dcn").cluster.losses == {"recon": 1.0, "kmeans": 0.025}
 
 
+def test_keras_init_is_the_default_of_the_mlp_recipes_only():
+    """The MLP autoencoder starts as in the Keras reference code; recipes derived from DEC on other
+    encoders must not inherit that (their committed results used PyTorch's start)."""
+    from deepclust.registry import METHODS
+
+    for name in METHODS.names():
+        enc = make_config(name).encoder
+        assert enc.init == ("keras" if enc.name == "mlp" else "torch"), name
+    assert make_config("idec", sets=["encoder.init=torch"]).encoder.init == "torch"
+
+
 def test_bad_yaml_file(tmp_path):
     p = tmp_path / "bad.yaml"
     p.write_text("a: [1, 2\n")

@@ -124,7 +124,10 @@ def _pretrain_key(cfg, ds: str) -> str:
     """Everything the pretrained autoencoder depends on."""
     import hashlib
 
-    parts = {"dataset": ds, "data": to_dict(cfg.data), "encoder": to_dict(cfg.encoder),
+    encoder = to_dict(cfg.encoder)
+    if encoder.get("init") == "torch":  # the start every cache had before encoder.init existed: keep their keys
+        del encoder["init"]
+    parts = {"dataset": ds, "data": to_dict(cfg.data), "encoder": encoder,
              "pretrain": to_dict(cfg.pretrain), "seed": cfg.train.seed, "device": cfg.train.device,
              "k": cfg.method.n_clusters, "alpha": cfg.method.alpha, "n_init": cfg.method.n_init}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -236,7 +239,7 @@ def report(table: str, results=None) -> str:
         else:
             title = f"**Profile `{profile}`**"
         lines += [f"{title} — ours ×100: mean ± std over the seeds each cell has (seeds present: "
-                  f"{seeds}; seeds per cell: {'–'.join(map(str, counts))}; a single value is one seed); "
+                  f"{seeds}; seeds per cell: {counts[0] if len(counts) == 1 else f'{counts[0]}–{counts[-1]}'}; a single value is one seed); "
                   f"{where}. Device: {', '.join(devices)}; torch {', '.join(torches)}.", ""]
         head = ["Method"] + [f"{c} {m.upper()}" for c in t.datasets for m in t.metrics]
         if t.paper_dataset:
