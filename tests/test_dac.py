@@ -81,15 +81,15 @@ def test_keras_init_zeroes_biases_and_keeps_the_st_layer_at_identity():
     spatial transformer inside the network still starts as the identity."""
     torch.manual_seed(0)
     net = build_autoencoder(EncoderConfig(name="stdac_cnn", st_layers=3, embed_dim=10, init="keras"), (1, 28, 28))
-    convs = [m for m in net.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d))
-             and not any(m is n for st in net.modules() if isinstance(st, SpatialTransformer) for n in st.modules())]
+    sts = [m for m in net.modules() if isinstance(m, SpatialTransformer)]
+    inside_st = {id(n) for st in sts for n in st.modules()}
+    convs = [m for m in net.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)) and id(m) not in inside_st]
     assert convs
     for m in convs:
         fan_in = m.weight[0].numel()
         fan_out = m.weight.shape[0] * m.weight[0, 0].numel()
         assert float(m.weight.detach().abs().max()) <= math.sqrt(6 / (fan_in + fan_out)) + 1e-6
         assert m.bias is None or not m.bias.any()
-    sts = [m for m in net.modules() if isinstance(m, SpatialTransformer)]
     assert len(sts) == 3 and all(not st.theta.weight.any() and not st.theta.bias.any() for st in sts)
     x = torch.rand(2, 1, 28, 28)
     assert torch.allclose(sts[0](x), x, atol=1e-5)
