@@ -184,3 +184,62 @@ def test_a_variant_runs_apart_from_the_table_and_is_reported_with_what_it_change
     p = subprocess.run([sys.executable, "-m", "deepclust", "bench", "gapdcec-table1", "--set", "cluster.tol=0"],
                        capture_output=True, text=True)
     assert p.returncode != 0 and "--variant NAME" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_an_interrupted_cell_and_shared_pretraining_resume_from_their_checkpoints(tmp_path, monkeypatch):
+    from deepclust.train.rundir import RunDir
+
+    monkeypatch.chdir(tmp_path)
+    over = {"data": {"limit": 120}, "pretrain": {"epochs": 4, "batch_size": 32},
+            "cluster": {"max_steps": 8, "update_interval": 4, "batch_size": 32}, "method": {"n_init": 1},
+            "train": {"log_every": 1, "checkpoint_every": 2}}
+    t = tables.Table(name="tiny-resume", source="", protocol="", datasets={"Digits": "digits"}, paper={},
+                     rows={"DEC": "dec"}, overrides=over, share_pretraining=True)
+    monkeypatch.setitem(tables.TABLES, "tiny-resume", t)
+    save = RunDir.save_checkpoint
+    stopped = []
+
+    def stop_once_in(stage):
+        def flaky(self, payload):
+            save(self, payload)
+            if payload["stage"] == stage and payload["step"] > 0 and not stopped:
+                stopped.append(payload["step"])
+                raise KeyboardInterrupt  # as a user's Ctrl-C right after a checkpoint
+        return flaky
+
+    logs = []
+    # 1. Killed in the shared pretraining: the rerun continues it from its checkpoint.
+    monkeypatch.setattr(RunDir, "save_checkpoint", stop_once_in("pretrain"))
+    with pytest.raises(KeyboardInterrupt):
+        runner.run("tiny-resume", seeds=[0], results=tmp_path, log=logs.append)
+    assert stopped == [2]
+    # 2. Killed in the cell's clustering stage: the rerun continues the cell, not the whole cell anew.
+    stopped.clear()
+    monkeypatch.setattr(RunDir, "save_checkpoint", stop_once_in("cluster"))
+    with pytest.raises(KeyboardInterrupt):
+        runner.run("tiny-resume", seeds=[0], results=tmp_path, log=logs.append)
+    assert any("pretraining the shared autoencoder" in s and "resuming at step 2" in s for s in logs)
+    assert stopped == [2]
+    monkeypatch.setattr(RunDir, "save_checkpoint", save)
+    (written,) = runner.run("tiny-resume", seeds=[0], results=tmp_path, log=logs.append)
+    rec = json.loads(written.read_text())
+    assert rec["resumed_at"] == {"stage": "cluster", "step": 2}
+    assert rec["pretrain_shared"]["reused"] and "pretrain" in rec["stage_s"]
+    run_dir = tmp_path / rec["run_dir"]
+    steps = [json.loads(line).get("step") for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+             if json.loads(line).get("stage") == "cluster" and "loss" in json.loads(line)]
+    assert steps == list(range(1, 9))  # 1-2 before the interruption, 3-8 after it: none ran twice
+    assert not (run_dir / "checkpoint.pt").exists()  # a finished cell leaves no checkpoint behind
+
+
+def test_a_checkpoint_resumes_a_cell_only_under_the_config_that_wrote_it(tmp_path):
+    from deepclust.methods import make_config
+    from deepclust.train.rundir import RunDir
+
+    cfg = make_config("dec", overrides={"train": {"seed": 1}})
+    run = RunDir(tmp_path / "cell")
+    assert runner._interrupted(run, cfg) is None  # nothing to resume
+    run.write_config(cfg)
+    run.save_checkpoint({"stage": "cluster", "step": 5, "done": ["pretrain"], "model": {}, "optim": {}, "state": {}})
+    assert runner._interrupted(run, cfg) == {"stage": "cluster", "step": 5}
+    assert runner._interrupted(run, make_config("dec", overrides={"train": {"seed": 2}})) is None

@@ -1,4 +1,5 @@
-"""Run a paper table cell by cell (resumable: a finished cell is skipped) and print it beside the paper.
+"""Run a paper table cell by cell (resumable: a finished cell is skipped, an interrupted one continues from
+its checkpoint) and print it beside the paper.
 
 Each (row, dataset, seed, profile) writes one JSON file under benchmarks/results/<table>/<profile>/.
 A variant (`--set key=value ... --variant NAME`: the table's cells with some settings changed) writes
@@ -86,12 +87,17 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
                 log(f"[run ] {row} / {col} / seed {seed} ({out.parent.name})")
                 # Each cell also keeps a full run folder (learning curves, report) under runs/bench/.
                 run_dir = RunDir(Path(cfg.out_dir) / "bench" / table / out.parent.name / out.stem)
+                resumed = _interrupted(run_dir, cfg)
                 run_dir.write_config(cfg)
                 shared = None
+                if resumed is not None:
+                    log(f"       resuming the interrupted cell at {resumed['stage']} step {resumed['step']} "
+                        f"({run_dir.checkpoint_path})")
                 if t.share_pretraining and cfg.pretrain.losses:
-                    shared = _shared_pretraining(cfg, data, ds, run_dir, log)
+                    shared = _shared_pretraining(cfg, data, ds, run_dir, log, resumed=resumed is not None)
                 t0 = time.perf_counter()
-                res = fit(cfg, data, run=run_dir, resume=shared is not None and shared["resume"])
+                res = fit(cfg, data, run=run_dir,
+                          resume=resumed is not None or (shared is not None and shared["resume"]))
                 wall = time.perf_counter() - t0
                 if shared is not None:
                     if shared["resume"]:  # the pretraining ran once, for an earlier cell: count it here too
@@ -113,11 +119,30 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
                         "key": shared["key"], "reused": shared["resume"], "pretrain_s": shared["pretrain_s"]},
                     "config": to_dict(cfg),
                 }
+                if resumed is not None:  # wall_s and stage_s count only the time after the restart
+                    rec["resumed_at"] = resumed
                 out.parent.mkdir(parents=True, exist_ok=True)
                 out.write_text(json.dumps(rec, indent=1))
+                # The cell is done: its result and model are written; a checkpoint left behind would make a
+                # later rerun of the cell (its JSON deleted) resume a finished model instead of training anew.
+                run_dir.checkpoint_path.unlink(missing_ok=True)
                 log(f"       ACC {rec['acc']:.4f}  NMI {rec['nmi']:.4f}  ARI {rec['ari']:.4f}  {wall:.1f} s")
                 written.append(out)
     return written
+
+
+def _interrupted(run_dir, cfg) -> dict[str, Any] | None:
+    """Where an interrupted cell stopped ({'stage', 'step'}), when its run folder holds a checkpoint written
+    under the same config; None otherwise (no checkpoint, or a changed setting: the cell starts afresh)."""
+    import torch
+
+    from ..config import dump_yaml
+
+    conf = run_dir.path / "config.yaml"
+    if not (run_dir.checkpoint_path.exists() and conf.exists() and conf.read_text() == dump_yaml(cfg)):
+        return None
+    ckpt = run_dir.load_checkpoint(torch.device("cpu"))
+    return {"stage": ckpt["stage"], "step": int(ckpt["step"])}
 
 
 def _pretrain_key(cfg, ds: str) -> str:
@@ -143,29 +168,43 @@ def _save_pretrained(path: Path, model, pretrain_s: float) -> None:
     tmp.replace(path)
 
 
-def _shared_pretraining(cfg, data, ds: str, run_dir, log) -> dict[str, Any]:
+def _shared_pretraining(cfg, data, ds: str, run_dir, log, resumed: bool = False) -> dict[str, Any] | None:
     """Share one pretrained autoencoder between cells with equal pretraining settings.
 
     The autoencoder is cached under <out_dir>/bench/_pretrained/<key>.pt. A cell whose clustering stage
     trains nothing (k-means on the embedding) runs in full and fills the cache; any other cell starts
     from the cached autoencoder (pretraining it first, on its own, when it is not cached yet): its run
-    folder gets a checkpoint that marks pretraining done, and fit() resumes from it.
+    folder gets a checkpoint that marks pretraining done, and fit() resumes from it. A cell `resumed` from
+    its own checkpoint only looks the cache up (for the record and the pretraining time): None if absent.
     """
     import torch
 
     from ..methods.pipeline import build_model, fit
+    from ..train.rundir import RunDir
 
     key = _pretrain_key(cfg, ds)
     path = Path(cfg.out_dir) / "bench" / "_pretrained" / f"{key}.pt"
     cluster_trains = any(w for w in cfg.cluster.losses.values())
+    if resumed:
+        if not path.exists():
+            return None
+        return {"key": key, "path": path, "resume": True,
+                "pretrain_s": torch.load(path, map_location="cpu", weights_only=True)["pretrain_s"]}
     if not path.exists():
         if not cluster_trains:
             return {"key": key, "path": path, "resume": False, "pretrain_s": None}
-        log(f"       pretraining the shared autoencoder {key}")
         pre = merge(cfg, {"cluster": {"losses": {k: None for k in cfg.cluster.losses}, "refreshers": [],
                                       "augment": None, "inputs": "clean", "epochs": 0, "max_steps": None}})
-        res = fit(pre, data)
+        # Its own run folder, so that the pretraining logs its curve and, interrupted, resumes from its
+        # checkpoint (the time before the interruption is not counted in pretrain_s then).
+        pre_dir = RunDir(path.with_suffix(""))
+        again = _interrupted(pre_dir, pre)
+        pre_dir.write_config(pre)
+        log(f"       pretraining the shared autoencoder {key} ({pre_dir.path}"
+            + (f", resuming at step {again['step']})" if again else ")"))
+        res = fit(pre, data, run=pre_dir, resume=again is not None)
         _save_pretrained(path, res.model, res.stage_s.get("pretrain", 0.0))
+        pre_dir.checkpoint_path.unlink(missing_ok=True)
     cached = torch.load(path, map_location="cpu", weights_only=True)
     model = build_model(cfg, tuple(data.images.shape[1:]))
     model.ae.load_state_dict(cached["ae"])
