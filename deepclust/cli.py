@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     p = sub.add_parser("cluster", help="cluster a folder of images")
-    p.add_argument("folder")
+    p.add_argument("folder", nargs="?", default=None, help="the folder of images (optional with --resume)")
     p.add_argument("--method", default=None, help=f"method (default {FOLDER_METHOD}); see 'deepclust list'")
     p.add_argument("--image-size", type=int, default=None, help=f"side in pixels (default {FOLDER_IMAGE_SIZE})")
     p.add_argument("--channels", type=int, choices=(1, 3), default=None, help="1 = grey, 3 = colour (default: auto)")
@@ -89,10 +89,11 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
     main = dist.is_main()
     say = print if main else (lambda *a, **k: None)
     if args.resume:
-        run = RunDir(Path(args.resume))
-        if not (run.path / "config.yaml").is_file():
+        if not (Path(args.resume) / "config.yaml").is_file():  # checked before RunDir, which creates the folder
             raise UserError(f"'{args.resume}' has no config.yaml: pass the run folder printed by the first run")
+        run = RunDir(Path(args.resume))
         cfg = make_config("dec", config_file=str(run.path / "config.yaml"))
+        cfg = _check_resume(args, cfg, data_name)
     else:
         over: dict = {"method": {}, "data": {"name": data_name}, "train": {}}
         if args.k is not None:
@@ -177,12 +178,32 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
     return 0
 
 
+def _check_resume(args, cfg, data_name: str | None):
+    """A resumed run keeps its saved settings: a folder or k given beside --resume must agree with them."""
+    from .config import merge
+
+    if args.k is not None and args.k != cfg.method.n_clusters:
+        raise UserError(f"--k {args.k}: the run in {args.resume} clusters into k={cfg.method.n_clusters}; "
+                        f"resume without --k, or start a new run")
+    if args.cmd == "cluster" and data_name is not None:
+        saved = Path(cfg.data.name)
+        if saved.is_absolute() and saved != Path(data_name):
+            raise UserError(f"'{args.folder}': the run in {args.resume} clusters {saved}; resume without a folder, "
+                            f"or start a new run")
+        if not saved.is_absolute():  # a run folder written before folders were stored as absolute paths
+            return merge(cfg, {"data": {"name": data_name}})
+    return cfg
+
+
 def _predict(args) -> int:
     import csv
 
     from .data import load_dataset
     from .methods.pipeline import load_model, soft_assign
 
+    if not Path(args.folder).is_dir():
+        what = "is not a folder" if Path(args.folder).exists() else "does not exist"
+        raise UserError(f"'{args.folder}' {what}: give the folder that holds the new images")
     cfg, model, centers, result = load_model(args.run_dir)
     c, h, w = result["image_shape"]
     data = load_dataset(args.folder, image_size=h, channels=c)
@@ -261,10 +282,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.cmd == "cluster":
-            if not Path(args.folder).is_dir():
-                what = "is not a folder" if Path(args.folder).exists() else "does not exist"
-                raise UserError(f"'{args.folder}' {what}: give the folder that holds your images")
-            return _train(args, args.folder, FOLDER_METHOD, FOLDER_IMAGE_SIZE)
+            if args.folder is None and not args.resume:
+                raise UserError("give the folder that holds your images: deepclust cluster PHOTOS/ --k 10")
+            folder = None
+            if args.folder is not None:
+                if not Path(args.folder).is_dir():
+                    what = "is not a folder" if Path(args.folder).exists() else "does not exist"
+                    raise UserError(f"'{args.folder}' {what}: give the folder that holds your images")
+                # Stored absolute: --resume works from any directory, and a folder named like a built-in
+                # dataset ('digits/') is read as the folder it is.
+                folder = str(Path(args.folder).resolve())
+            return _train(args, folder, FOLDER_METHOD, FOLDER_IMAGE_SIZE)
         if args.cmd == "fit":
             return _train(args, args.data or "digits", "dec", None)
         if args.cmd == "predict":
@@ -274,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.cmd == "report":
             from .report import write_report
 
+            if not (Path(args.run_dir) / "config.yaml").is_file():
+                what = "does not exist" if not Path(args.run_dir).exists() else "is not a run folder (no config.yaml)"
+                raise UserError(f"'{args.run_dir}' {what}: give a folder printed by deepclust cluster or fit")
             print(write_report(Path(args.run_dir)))
             return 0
         if args.cmd == "bench":

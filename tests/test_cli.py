@@ -109,6 +109,10 @@ def test_fit_builtin_and_resume(tmp_path):
     (["fit", "--data", "mnist", "--data-root", "{missing}"], "--data-root"),
     (["predict", "{empty}", "{photos}"], "not a finished run folder"),
     (["bench", "report", "nope"], "unknown table"),
+    (["cluster"], "give the folder"),
+    (["cluster", "{photos}", "--resume", "{missing}"], "has no config.yaml"),
+    (["predict", "{empty}", "{missing}"], "does not exist"),
+    (["report", "{empty}"], "is not a run folder"),
 ])
 def test_bad_input_one_line_error(args, message, photo_folder, tmp_path):
     empty = tmp_path / "empty"
@@ -120,7 +124,27 @@ def test_bad_input_one_line_error(args, message, photo_folder, tmp_path):
     assert "Traceback" not in r.stderr
     err = [line for line in r.stderr.splitlines() if line.startswith("error:")]
     assert len(err) == 1 and message in err[0], r.stderr
-    assert not (tmp_path / "runs").exists()  # nothing created before the error
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "missing").exists()  # nothing created
+    assert not (empty / "report.html").exists()
+
+
+def test_cluster_resumes_from_any_directory_and_reads_a_folder_named_like_a_dataset(photo_folder, tmp_path):
+    import shutil
+
+    digits = tmp_path / "digits"  # a built-in dataset's name: the folder must still be what is clustered
+    shutil.copytree(photo_folder / "batch0", digits)
+    r = cli("cluster", "digits", "--k", 2, "--image-size", 16, "--out", tmp_path / "runs", *FAST, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "20 images" in r.stdout
+    run = next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    again = cli("cluster", "--resume", run, "--no-report", "--quiet", cwd=elsewhere)  # the folder is in the run
+    assert again.returncode == 0 and "resuming" in again.stdout, again.stderr
+    clash = cli("cluster", photo_folder, "--resume", run, cwd=elsewhere)
+    assert clash.returncode == 2 and "resume without a folder" in clash.stderr
+    clash = cli("cluster", "--resume", run, "--k", 5, cwd=elsewhere)
+    assert clash.returncode == 2 and "k=2" in clash.stderr
 
 
 def test_cluster_with_augmentation_shows_examples(photo_folder, tmp_path):

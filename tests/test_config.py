@@ -52,13 +52,14 @@ def test_compositions():
 
 
 def test_keras_init_is_the_default_of_the_mlp_recipes_only():
-    """The MLP autoencoder starts as in the Keras reference code; recipes derived from DEC on other
+    """The MLP autoencoder starts as in the Keras reference code (not DCN's); recipes derived from DEC on other
     encoders must not inherit that (their committed results used PyTorch's start)."""
     from deepclust.registry import METHODS
 
     for name in METHODS.names():
         enc = make_config(name).encoder
-        assert enc.init == ("keras" if enc.name == "mlp" else "torch"), name
+        keras = enc.name == "mlp" and name != "dcn"  # DCN: measured worse with it at the full schedule
+        assert enc.init == ("keras" if keras else "torch"), name
     assert make_config("idec", sets=["encoder.init=torch"]).encoder.init == "torch"
 
 
