@@ -102,6 +102,8 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
             over["method"]["name"] = args.method
         if getattr(args, "data_root", None):
             over["data"]["root"] = args.data_root
+        if getattr(args, "image_size", None) is not None and args.image_size < 1:
+            raise UserError(f"--image-size {args.image_size}: give a side in pixels, e.g. --image-size {FOLDER_IMAGE_SIZE}")
         if getattr(args, "image_size", None):
             over["data"]["image_size"] = args.image_size
         if getattr(args, "channels", None):

@@ -225,7 +225,9 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not p.is_file():
         raise UserError(f"config file '{p}' not found: check the path given to --config")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise UserError(f"config file '{p}' is not a text file: give a YAML file to --config") from None
     except yaml.YAMLError as e:
         raise UserError(f"config file '{p}' is not valid YAML: {str(e).splitlines()[0]}") from None
     if not isinstance(data, dict):

@@ -113,11 +113,19 @@ def test_fit_builtin_and_resume(tmp_path):
     (["cluster", "{photos}", "--resume", "{missing}"], "has no config.yaml"),
     (["predict", "{empty}", "{missing}"], "does not exist"),
     (["report", "{empty}"], "is not a run folder"),
+    (["cluster", "{photos}", "--set", "pretrain.optim.lr=-1"], "pretrain.optim"),
+    (["cluster", "{photos}", "--set", "cluster.optim.name=bogus"], "unknown optimiser 'bogus'"),
+    (["cluster", "{photos}", "--set", "encoder.embed_dim=0"], "embed_dim"),
+    (["cluster", "{photos}", "--seed", "-1"], "seed -1"),
+    (["cluster", "{photos}", "--image-size", "0"], "--image-size 0"),
+    (["cluster", "{photos}", "--image-size", "3"], "too small"),
+    (["fit", "--data", "digits", "--config", "{png}"], "not a text file"),
 ])
 def test_bad_input_one_line_error(args, message, photo_folder, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    subs = {"{empty}": empty, "{missing}": tmp_path / "missing", "{photos}": photo_folder}
+    subs = {"{empty}": empty, "{missing}": tmp_path / "missing", "{photos}": photo_folder,
+            "{png}": photo_folder / "batch0" / "img000.png"}
     out = ["--out", tmp_path / "runs"] if args[0] in ("cluster", "fit") else []
     r = cli(*[subs.get(a, a) for a in args], *out, cwd=tmp_path)
     assert r.returncode == 2, (r.stdout, r.stderr)

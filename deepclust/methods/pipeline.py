@@ -116,6 +116,26 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
                 )
         if terms and cfg.encoder.name == "identity":
             raise UserError(f"{sname}.losses need a trainable encoder: set encoder.name to mlp or conv_ae")
+        if stage.max_steps is not None and stage.max_steps < 0:
+            raise UserError(f"{sname}.max_steps must be 0 or more (or null for the epochs), got {stage.max_steps}")
+    if cfg.train.seed < 0:
+        raise UserError(f"seed {cfg.train.seed}: use a seed of 0 or more")
+    if cfg.encoder.embed_dim < 1:
+        raise UserError(f"encoder.embed_dim must be at least 1, got {cfg.encoder.embed_dim}")
+    # Build what training will build (device, precision, network, each stage's optimiser) so that a bad
+    # setting among them fails now, not after a run folder exists or a stage has trained.
+    from ..train.device import make_optimizer
+
+    dev = resolve_device(cfg.train.device)
+    resolve_precision(cfg.train.precision, dev)
+    params = list(build_model(cfg, tuple(data.images.shape[1:])).parameters())
+    for sname in STAGES:
+        stage = getattr(cfg, sname)
+        if _terms(stage):
+            try:
+                make_optimizer(stage.optim, params, torch.device("cpu"))
+            except ValueError as e:  # torch's own checks, e.g. a negative learning rate
+                raise UserError(f"{sname}.optim: {e}") from None
 
 
 def _fix_hint(missing: set[str], sname: str) -> str:

@@ -39,6 +39,10 @@ class RunDir:
         if run_id is None:
             stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             run_id = f"{stamp}-{cfg.method.name}-{_slug(cfg.data.name)}-s{cfg.train.seed}"
+        if Path(cfg.out_dir).exists() and not Path(cfg.out_dir).is_dir():
+            from ..errors import UserError
+
+            raise UserError(f"--out '{cfg.out_dir}' is a file: give a folder for the run folders")
         base = Path(cfg.out_dir) / run_id
         path, i = base, 1
         while path.exists():
