@@ -180,6 +180,13 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
     return 0
 
 
+def _need_folder(path: str, fix: str) -> None:
+    """A folder the user named must exist and be a folder: one line saying which, and `fix`."""
+    if not Path(path).is_dir():
+        what = "is not a folder" if Path(path).exists() else "does not exist"
+        raise UserError(f"'{path}' {what}: {fix}")
+
+
 def _check_resume(args, cfg, data_name: str | None):
     """A resumed run keeps its saved settings: a folder or k given beside --resume must agree with them."""
     from .config import merge
@@ -203,9 +210,7 @@ def _predict(args) -> int:
     from .data import load_dataset
     from .methods.pipeline import load_model, soft_assign
 
-    if not Path(args.folder).is_dir():
-        what = "is not a folder" if Path(args.folder).exists() else "does not exist"
-        raise UserError(f"'{args.folder}' {what}: give the folder that holds the new images")
+    _need_folder(args.folder, "give the folder that holds the new images")
     cfg, model, centers, result = load_model(args.run_dir)
     c, h, w = result["image_shape"]
     data = load_dataset(args.folder, image_size=h, channels=c)
@@ -288,9 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise UserError("give the folder that holds your images: deepclust cluster PHOTOS/ --k 10")
             folder = None
             if args.folder is not None:
-                if not Path(args.folder).is_dir():
-                    what = "is not a folder" if Path(args.folder).exists() else "does not exist"
-                    raise UserError(f"'{args.folder}' {what}: give the folder that holds your images")
+                _need_folder(args.folder, "give the folder that holds your images")
                 # Stored absolute: --resume works from any directory, and a folder named like a built-in
                 # dataset ('digits/') is read as the folder it is.
                 folder = str(Path(args.folder).resolve())
