@@ -173,6 +173,8 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
     if result.get("warning"):
         print(f"warning: {result['warning']}", file=sys.stderr)
     print(f"assignments: {run.path / 'assignments.csv'}")
+    if (run.path / "model.safetensors").exists():
+        print(f"model:       {run.path / 'model.safetensors'}  (deepclust predict {run.path} MORE_PHOTOS/)")
     if not args.no_report:
         from .report import write_report
 

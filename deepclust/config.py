@@ -130,12 +130,17 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
                 errors.append(str(e))
         raise UserError(errors[0] if errors else f"bad value for {key}: {value!r}")
     if origin is tuple:
+        given = value
         if isinstance(value, (int, float, str)):
             value = [value]
         if not isinstance(value, (list, tuple)):
             raise UserError(f"{key} must be a list, got {value!r}")
         inner = args[0] if args else Any
-        return tuple(_coerce(v, inner, key) for v in value)
+        try:
+            return tuple(_coerce(v, inner, key) for v in value)
+        except UserError:
+            kind = {int: "integers", float: "numbers", str: "strings"}.get(inner, "values")
+            raise UserError(f"{key} must be a list of {kind}, e.g. [32, 64, 128], got {given!r}") from None
     if origin is dict:
         if not isinstance(value, dict):
             raise UserError(f"{key} must be a mapping, got {value!r}")
@@ -222,6 +227,8 @@ def deep_update(base: dict, extra: dict) -> dict:
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
     p = Path(path)
+    if p.is_dir():
+        raise UserError(f"config file '{p}' is a folder: give --config a YAML file (e.g. configs/heritage/table1/cae-aug-mse.yaml)")
     if not p.is_file():
         raise UserError(f"config file '{p}' not found: check the path given to --config")
     try:
@@ -229,7 +236,10 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise UserError(f"config file '{p}' is not a text file: give a YAML file to --config") from None
     except yaml.YAMLError as e:
-        raise UserError(f"config file '{p}' is not valid YAML: {str(e).splitlines()[0]}") from None
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise UserError(f"config file '{p}' is not valid YAML{where}: {problem}; fix that line") from None
     if not isinstance(data, dict):
         raise UserError(f"config file '{p}' must hold a mapping at the top level")
     return data

@@ -58,6 +58,9 @@ def test_cluster_folder_then_predict(photo_folder, tmp_path):
     for f in ("config.yaml", "result.json", "assignments.csv", "model.safetensors", "report.html", "gallery.npz",
               "skipped.csv", "metrics.jsonl"):
         assert (run / f).is_file(), f
+    # it prints where the model is, and the model is as readable as the run's other files
+    assert f"model:       {run / 'model.safetensors'}" in r.stdout
+    assert (run / "model.safetensors").stat().st_mode & 0o777 == (run / "assignments.csv").stat().st_mode & 0o777
     rows = list(csv.DictReader(open(run / "assignments.csv")))
     assert len(rows) == 60 and set(rows[0]) == {"file", "cluster", "confidence"}
     assert {int(r["cluster"]) for r in rows} <= {0, 1, 2}

@@ -20,6 +20,8 @@ def test_unknown_key_is_an_error_naming_valid_keys():
         merge(RunConfig(), parse_sets(["encoder.poool=gap"]))
     with pytest.raises(UserError, match="must be an integer"):
         merge(RunConfig(), parse_sets(["method.n_clusters=ten"]))
+    with pytest.raises(UserError, match=r"encoder.filters must be a list of integers.*got 'abc'"):
+        merge(RunConfig(), parse_sets(["encoder.filters=abc"]))
 
 
 def test_yaml_round_trip(tmp_path):
@@ -65,8 +67,10 @@ def test_keras_init_is_the_default_of_the_mlp_recipes_only():
 
 def test_bad_yaml_file(tmp_path):
     p = tmp_path / "bad.yaml"
-    p.write_text("a: [1, 2\n")
-    with pytest.raises(UserError, match="not valid YAML"):
+    p.write_text("a: 1\nb: [1, 2\nc: 3\n")
+    with pytest.raises(UserError, match="not valid YAML at line 3"):
         load_yaml(p)
     with pytest.raises(UserError, match="not found"):
         load_yaml(tmp_path / "missing.yaml")
+    with pytest.raises(UserError, match="is a folder"):
+        load_yaml(tmp_path)

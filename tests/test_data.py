@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import warnings
 from pathlib import Path
 
 import h5py
@@ -316,12 +317,22 @@ def test_folder_exif_orientation_and_decompression_bomb(tmp_path, monkeypatch):
     arr[:, 16:, 2] = 255
     Image.fromarray(arr).save(root / "turned.jpg", exif=exif, quality=95)
     Image.new("RGB", (80, 80), (1, 2, 3)).save(root / "huge.png")
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # 80×80 counts as a bomb now
-    s = load_folder(root, image_size=16)
-    assert s.names == ["turned.jpg"] and s.images.shape == (1, 3, 16, 16)
-    r, _, b = s.images[0, :, 2, 13].tolist()  # top right: red once upright (blue if not)
+    Image.new("RGB", (200, 200), (9, 9, 9)).save(root / "scan.jpg")  # decodes at 1/8: 25×25
+    # 80×80 and 200×200 count as huge now, for PIL (which would warn or refuse) and for our guard
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)
+    monkeypatch.setenv("DEEPCLUST_MAX_MEGAPIXELS", "0.002")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no raw DecompressionBombWarning on the console
+        s = load_folder(root, image_size=16)
+    assert s.names == ["scan.jpg", "turned.jpg"] and s.images.shape == (2, 3, 16, 16)
+    r, _, b = s.images[1, :, 2, 13].tolist()  # top right: red once upright (blue if not)
     assert r > 200 and b < 60
     assert s.skipped[0][0] == "huge.png" and "too large" in s.skipped[0][1]
+    assert "80×80" in s.skipped[0][1] and "DEEPCLUST_MAX_MEGAPIXELS" in s.skipped[0][1]
+    assert Image.MAX_IMAGE_PIXELS == 2000  # PIL's own setting is back
+    monkeypatch.setenv("DEEPCLUST_MAX_MEGAPIXELS", "lots")
+    with pytest.raises(UserError, match="DEEPCLUST_MAX_MEGAPIXELS"):
+        load_folder(root, image_size=16)
 
 
 def test_folder_channels(messy_folder, tmp_path):

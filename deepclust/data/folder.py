@@ -10,7 +10,9 @@ reports. Decoded results are cached (see cache.py) so a second run does not deco
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +99,49 @@ def _resize_crop(im: Image.Image, size: int) -> Image.Image:
     return im.resize((size, size), Image.Resampling.BILINEAR, box=box, reducing_gap=2.0)
 
 
+# PIL warns above 89 MP and refuses above 179 MP, judged on the stored size, as a guard against
+# decompression bombs. Big scans are real in a curator's folder, and a JPEG decodes at 1/8 scale here
+# (draft), so our own guard judges what will actually be decoded, against DEEPCLUST_MAX_MEGAPIXELS
+# (default 400 MP: 1.2 GB as RGB, per decoding thread).
+DEFAULT_MAX_MEGAPIXELS = 400
+_pil_guard_lock = threading.Lock()
+_pil_guard_users = 0
+_pil_saved_limit: int | None = None
+
+
+def max_decode_pixels() -> int:
+    raw = os.environ.get("DEEPCLUST_MAX_MEGAPIXELS", "")
+    try:
+        mp = float(raw) if raw.strip() else DEFAULT_MAX_MEGAPIXELS
+    except ValueError:
+        raise UserError(f"DEEPCLUST_MAX_MEGAPIXELS={raw!r} is not a number: set it to megapixels, e.g. 400") from None
+    return int(mp * 1_000_000)
+
+
+@contextmanager
+def _own_size_guard():
+    """Switch PIL's stored-size guard off while our own one (in decode_image) is in charge.
+
+    Counted and locked, so the decoding threads share one switch and PIL's setting comes back after.
+    """
+    global _pil_guard_users, _pil_saved_limit
+    with _pil_guard_lock:
+        if _pil_guard_users == 0:
+            _pil_saved_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        _pil_guard_users += 1
+    try:
+        yield
+    finally:
+        with _pil_guard_lock:
+            _pil_guard_users -= 1
+            if _pil_guard_users == 0:
+                Image.MAX_IMAGE_PIXELS = _pil_saved_limit
+
+
+class ImageTooLarge(ValueError):
+    pass
+
+
 def decode_image(path: Path, size: int, channels: int | None) -> np.ndarray:
     """One file → H×W×C uint8 (C = channels, or for None 1 when grey and 3 when colour).
 
@@ -104,9 +149,15 @@ def decode_image(path: Path, size: int, channels: int | None) -> np.ndarray:
     """
     if path.stat().st_size == 0:
         raise ValueError("empty file (0 bytes)")
-    with Image.open(path) as im:  # animated files open on their first frame
+    limit = max_decode_pixels()
+    with _own_size_guard(), Image.open(path) as im:  # animated files open on their first frame
         if im.format in ("JPEG", "MPO"):
             im.draft(None, (size, size))  # decode at 1/2, 1/4, 1/8 scale when that suffices
+        w, h = im.size  # after draft: what will be decoded
+        if w * h > limit:
+            raise ImageTooLarge(
+                f"too large to decode safely: {w}×{h} = {w * h / 1e6:.3g} MP to decode, over the "
+                f"{limit / 1e6:g} MP limit (set DEEPCLUST_MAX_MEGAPIXELS to raise it)")
         im.load()  # decode now, so truncation is detected here
         # Everything stays inside `with`: `out` may be `im` itself, which closing invalidates.
         out = _resize_crop(_to_8bit(_upright(im)), size)
@@ -125,7 +176,9 @@ def decode_image(path: Path, size: int, channels: int | None) -> np.ndarray:
 
 def _reason(e: Exception) -> str:
     """A short one-line reason for `skipped`."""
-    if isinstance(e, Image.DecompressionBombError):
+    if isinstance(e, ImageTooLarge):
+        return str(e)
+    if isinstance(e, Image.DecompressionBombError):  # PIL's own guard, should a caller re-enable it
         return "too large to decode safely: " + str(e).split(",")[0]
     if isinstance(e, UnidentifiedImageError):
         return "not an image, or an unsupported format"
@@ -186,6 +239,7 @@ def load_folder(path: str | os.PathLike, image_size: int = FOLDER_IMAGE_SIZE, ch
     check_image_size(image_size)
     check_channels(channels)
     check_limit(limit)
+    max_pixels = max_decode_pixels()  # a bad DEEPCLUST_MAX_MEGAPIXELS fails here, once
     folder = Path(path).expanduser()
     if not folder.exists():
         raise UserError(f"folder not found: {folder}; check the path or pass an existing folder of images")
@@ -198,7 +252,7 @@ def load_folder(path: str | os.PathLike, image_size: int = FOLDER_IMAGE_SIZE, ch
     if limit is not None:
         rels = rels[:limit]
 
-    key = cache.make_key("folder", str(folder.resolve()), image_size, channels,
+    key = cache.make_key("folder", str(folder.resolve()), image_size, channels, max_pixels,
                          [(rel, *_stat(folder / rel)) for rel in rels])
     cache_file = cache.cache_dir() / "folders" / f"{key}.npz"
     cached = cache.load_npz(cache_file)

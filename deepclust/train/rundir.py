@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import json
+import os
 import re
 import subprocess
 from pathlib import Path
@@ -145,7 +146,12 @@ class RunDir:
         np.savez_compressed(self.path / "st.npz", **arrays)
 
     def save_model(self, tensors: dict[str, torch.Tensor]) -> None:
-        from safetensors.torch import save_file
+        from safetensors.torch import save
 
-        save_file({k: v.detach().float().cpu().contiguous().clone() for k, v in tensors.items()},
-                  str(self.path / "model.safetensors"))
+        # Serialised in memory and written as an ordinary file: the permissions follow the umask like
+        # every other file of the run (safetensors' own writer leaves it readable by the owner only),
+        # and a crash mid-write leaves the previous model in place.
+        blob = save({k: v.detach().float().cpu().contiguous().clone() for k, v in tensors.items()})
+        tmp = self.path / "model.safetensors.tmp"
+        tmp.write_bytes(blob)
+        os.replace(tmp, self.path / "model.safetensors")
