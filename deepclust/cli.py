@@ -142,11 +142,7 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
     if data is None:
         data = load()
     if data.skipped and main:
-        print(f"skipped {len(data.skipped)} unreadable file(s):", file=sys.stderr)
-        for f, why in data.skipped[:20]:
-            print(f"  {f}: {why}", file=sys.stderr)
-        if len(data.skipped) > 20:
-            print(f"  ... and {len(data.skipped) - 20} more (see skipped.csv)", file=sys.stderr)
+        _print_skipped(data.skipped, "see skipped.csv in the run folder")
     if run is None:
         from .methods.pipeline import validate
 
@@ -182,6 +178,16 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
     return 0
 
 
+def _print_skipped(skipped, where: str) -> None:
+    from .data.folder import printable_name
+
+    print(f"skipped {len(skipped)} unreadable file(s):", file=sys.stderr)
+    for f, why in skipped[:20]:
+        print(f"  {printable_name(f)}: {why}", file=sys.stderr)
+    if len(skipped) > 20:
+        print(f"  ... and {len(skipped) - 20} more ({where})", file=sys.stderr)
+
+
 def _need_folder(path: str, fix: str) -> None:
     """A folder the user named must exist and be a folder: one line saying which, and `fix`."""
     if not Path(path).is_dir():
@@ -196,9 +202,21 @@ def _check_resume(args, cfg, data_name: str | None):
     if args.k is not None and args.k != cfg.method.n_clusters:
         raise UserError(f"--k {args.k}: the run in {args.resume} clusters into k={cfg.method.n_clusters}; "
                         f"resume without --k, or start a new run")
+    # Settings beside --resume would be silently ignored (the run keeps its config.yaml): refuse them.
+    given = [flag for flag, value in (("--set", args.set), ("--config", args.config), ("--seed", args.seed),
+                                      ("--augment", args.augment), ("--method", getattr(args, "method", None)),
+                                      ("--image-size", getattr(args, "image_size", None)),
+                                      ("--channels", getattr(args, "channels", None)),
+                                      ("--profile", getattr(args, "profile", None))) if value not in (None, [], "")]
+    if given:
+        raise UserError(f"{', '.join(given)} cannot change a run being resumed (it keeps the settings in "
+                        f"{Path(args.resume) / 'config.yaml'}): resume without {' / '.join(given)}, or start a new run")
     if args.cmd == "cluster" and data_name is not None:
         saved = Path(cfg.data.name)
         if saved.is_absolute() and saved != Path(data_name):
+            if not saved.exists():  # the folder moved: the new location is where to read it
+                print(f"the run's folder {saved} no longer exists: reading {data_name}", file=sys.stderr)
+                return merge(cfg, {"data": {"name": data_name}})
             raise UserError(f"'{args.folder}': the run in {args.resume} clusters {saved}; resume without a folder, "
                             f"or start a new run")
         if not saved.is_absolute():  # a run folder written before folders were stored as absolute paths
@@ -209,29 +227,44 @@ def _check_resume(args, cfg, data_name: str | None):
 def _predict(args) -> int:
     import csv
 
-    from .data import load_dataset
+    from .data import load_folder
+    from .data.folder import printable_name
     from .methods.pipeline import load_model, soft_assign
 
     _need_folder(args.folder, "give the folder that holds the new images")
+    folder = Path(args.folder).resolve()
+    out = Path(args.output) if args.output else Path(args.run_dir) / f"predictions-{folder.name or 'root'}.csv"
+    if out.is_dir():
+        raise UserError(f"--output {out} is a folder: give a file name, e.g. {out / 'predictions.csv'}")
+    if not out.parent.is_dir():
+        raise UserError(f"cannot write {out}: the folder {out.parent} does not exist; create it or choose "
+                        f"another --output")
     cfg, model, centers, result = load_model(args.run_dir)
     c, h, w = result["image_shape"]
-    data = load_dataset(args.folder, image_size=h, channels=c)
+    # Always the folder, even one named like a built-in dataset ('digits/').
+    data = load_folder(folder, image_size=h, channels=c)
+    skipped_out = out.with_name(out.stem + "-skipped.csv")
     if data.skipped:
-        print(f"skipped {len(data.skipped)} unreadable file(s):", file=sys.stderr)
-        for f, why in data.skipped[:20]:
-            print(f"  {f}: {why}", file=sys.stderr)
+        _print_skipped(data.skipped, f"all in {skipped_out}")
     z = model.embed(data.images)
     labels, conf, dist = soft_assign(z, centers, cfg.method.alpha, getattr(model.ae, "label_features", False))
     thr = float(result.get("outlier_distance", float("inf")))
-    out = Path(args.output) if args.output else Path(args.run_dir) / f"predictions-{Path(args.folder).name}.csv"
-    with open(out, "w", newline="") as f:
+    with open(out, "w", newline="", encoding="utf-8") as f:
         wr = csv.writer(f)
         wr.writerow(["file", "cluster", "confidence", "distance", "fits"])
         for i, name in enumerate(data.names):
-            wr.writerow([name, int(labels[i]), f"{conf[i]:.4f}", f"{dist[i]:.4f}", "yes" if dist[i] <= thr else "no"])
+            wr.writerow([printable_name(name), int(labels[i]), f"{conf[i]:.4f}", f"{dist[i]:.4f}",
+                         "yes" if dist[i] <= thr else "no"])
+    if data.skipped:  # as the run's own skipped.csv
+        with open(skipped_out, "w", newline="", encoding="utf-8") as f:
+            wr = csv.writer(f)
+            wr.writerow(["file", "reason"])
+            wr.writerows([printable_name(name), why] for name, why in data.skipped)
     n_out = int((dist > thr).sum())
     print(f"{len(data)} images assigned; {n_out} fit no cluster (farther than 99% of the training images)")
     print(f"predictions: {out}")
+    if data.skipped:
+        print(f"skipped:     {skipped_out}")
     return 0
 
 
@@ -318,6 +351,11 @@ def main(argv: list[str] | None = None) -> int:
             return _bench(args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file the run must write or read: permissions, a full disk, a vanished folder
+        where = f": {e.filename}" if e.filename else ""
+        print(f"error: {e.strerror or e}{where}; check that the folder exists and is writable, or choose "
+              f"another place (--out for runs, --output for predictions)", file=sys.stderr)
         return 2
     finally:
         from .train import dist

@@ -156,6 +156,46 @@ def test_cluster_resumes_from_any_directory_and_reads_a_folder_named_like_a_data
     assert clash.returncode == 2 and "resume without a folder" in clash.stderr
     clash = cli("cluster", "--resume", run, "--k", 5, cwd=elsewhere)
     assert clash.returncode == 2 and "k=2" in clash.stderr
+    clash = cli("cluster", "--resume", run, "--set", "cluster.max_steps=40", "--seed", 0, cwd=elsewhere)
+    assert clash.returncode == 2 and "--set, --seed cannot change a run being resumed" in clash.stderr
+    # predict, too, reads the folder called digits, not scikit-learn's digits
+    p = cli("predict", run, "digits", cwd=tmp_path)
+    assert p.returncode == 0 and "20 images assigned" in p.stdout, p.stderr
+    missing = cli("predict", run, "digits", "--output", tmp_path / "nodir" / "x.csv", cwd=tmp_path)
+    assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+    # the folder moved: resuming with its new location reads it there
+    digits.rename(tmp_path / "moved")
+    moved = cli("cluster", "--resume", run, "--no-report", "--quiet", cwd=elsewhere)
+    assert moved.returncode == 2 and "folder not found" in moved.stderr and "NEW_PATH --resume" in moved.stderr
+    moved = cli("cluster", tmp_path / "moved", "--resume", run, "--no-report", "--quiet", cwd=elsewhere)
+    assert moved.returncode == 0 and "no longer exists" in moved.stderr, moved.stderr
+
+
+def test_cluster_odd_names_and_linked_folders(tmp_path):
+    """A name that is not UTF-8 is written escaped (no crash after training); linked folders are followed,
+    a link loop ends; __MACOSX is ignored."""
+    root = tmp_path / "odd"
+    (root / "real").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(root / "real" / f"p{i}.png")
+    linked = tmp_path / "elsewhere"
+    linked.mkdir()
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 255, (12, 12, 3), dtype=np.uint8)).save(linked / f"q{i}.png")
+    (root / "link").symlink_to(linked, target_is_directory=True)
+    (root / "real" / "loop").symlink_to(root, target_is_directory=True)
+    (root / "__MACOSX").mkdir()
+    (root / "__MACOSX" / "p0.png").write_bytes(b"resource fork")
+    with open(os.fsencode(root) + b"/bad\xff\xfename.png", "wb") as f:
+        f.write((root / "real" / "p0.png").read_bytes())
+    r = cli("cluster", root, "--k", 2, "--image-size", 8, "--out", tmp_path / "runs", *FAST)
+    assert r.returncode == 0, r.stderr
+    assert "17 images" in r.stdout and "skipped" not in r.stderr
+    run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
+    names = [row["file"] for row in csv.DictReader(open(run / "assignments.csv", encoding="utf-8"))]
+    assert "bad\\xff\\xfename.png" in names and "link/q0.png" in names
+    assert (run / "report.html").is_file() and (run / "model.safetensors").is_file()
 
 
 def test_cluster_with_augmentation_shows_examples(photo_folder, tmp_path):

@@ -17,17 +17,23 @@ from deepclust.objectives.pairwise import PairwiseLoss
 from deepclust.refresh.pairs import dac_thresholds
 
 
-def _hand_pairwise(z, lower, upper):
-    f = [[a / math.sqrt(sum(b * b for b in v)) for a in v] for v in z]
+def _unit(v):
+    return [a / math.sqrt(sum(b * b for b in v)) for a in v]
+
+
+def _hand_pairwise(z, lower, upper, label_z=None):
+    f = [_unit(v) for v in z]
+    lf = [_unit(v) for v in (label_z or z)]  # the features the pairs are labelled from
     total, count = 0.0, 0
     for i in range(len(f)):
         for j in range(len(f)):
             if i == j:
                 continue
             g = sum(a * b for a, b in zip(f[i], f[j]))
-            if g >= upper:
+            lab = sum(a * b for a, b in zip(lf[i], lf[j]))
+            if lab >= upper:
                 total += -math.log(g)
-            elif g < lower:
+            elif lab < lower:
                 total += -math.log(1 - g)
             else:
                 continue
@@ -42,6 +48,37 @@ def test_pairwise_loss_matches_formula(lower, upper):
     state = ClusterState(thresholds=torch.tensor([lower, upper]))
     got = PairwiseLoss()(out, Batch(x=torch.zeros(5, 1, 2, 2), idx=torch.arange(5)), state)
     assert got.item() == pytest.approx(_hand_pairwise(z, lower, upper), rel=1e-5)
+
+
+def test_reference_style_losses_match_their_formulas():
+    """pairwise_views: pairs labelled from the clean features, BCE on the view's; self_label: element-wise
+    BCE of the view's softmax against the clean features at unit length."""
+    from deepclust.objectives.pairwise import PairwiseViewsLoss, SelfLabelLoss
+
+    clean = [[0.7, 0.2, 0.1], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8], [0.2, 0.5, 0.3]]
+    view = [[0.5, 0.4, 0.1], [0.2, 0.7, 0.1], [0.3, 0.1, 0.6], [0.2, 0.3, 0.5]]
+    out = Output(z=torch.tensor(clean))
+    out.views = [Output(z=torch.tensor(view))]
+    batch = Batch(x=torch.zeros(4, 1, 2, 2), idx=torch.arange(4))
+    state = ClusterState(thresholds=torch.tensor([0.6, 0.9]))
+    got = PairwiseViewsLoss()(out, batch, state).item()
+    assert got == pytest.approx(_hand_pairwise(view, 0.6, 0.9, label_z=clean), rel=1e-5)
+    assert got != pytest.approx(_hand_pairwise(view, 0.6, 0.9), rel=1e-3)  # not labelled from the view
+    hand = 0.0
+    for c, y in zip(clean, view):
+        for t, p in zip(_unit(c), y):
+            hand += -(t * math.log(p) + (1 - t) * math.log(1 - p))
+    assert SelfLabelLoss()(out, batch, state).item() == pytest.approx(hand / 12, rel=1e-5)
+
+
+def test_pair_similarity_stays_fp32_under_bf16_autocast():
+    from deepclust.objectives.pairwise import pair_similarity
+
+    z = torch.tensor([[0.70, 0.20, 0.10], [0.69, 0.21, 0.10], [0.1, 0.1, 0.8]])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        g = pair_similarity(z)
+    assert g.dtype == torch.float32
+    assert 0.999 < g[0, 1].item() < 1.0  # bf16 would round this pair to exactly 1.0
 
 
 def test_pairwise_loss_pulls_similar_pairs_together():

@@ -28,7 +28,7 @@ def load_dataset(
     """A built-in dataset by name, or every image of a folder.
 
     Built-ins keep their native size and 1 channel unless `image_size` / `channels` ask
-    otherwise (e.g. coil20 at 32 px). Folders default to 64 px and automatic channels.
+    otherwise (e.g. coil20 at 32 px). Folders default to FOLDER_IMAGE_SIZE (32) px and automatic channels.
     `root` is where the built-in datasets live (see `resolve_data_root`); folders ignore it.
     """
     check_image_size(image_size)
@@ -48,6 +48,9 @@ def load_dataset(
     folder = Path(key).expanduser()
     if key and folder.exists():
         return load_folder(folder, image_size or FOLDER_IMAGE_SIZE, channels, limit=limit)
+    if folder.is_absolute() or "/" in key or os.sep in key:
+        raise UserError(f"folder not found: {folder}; check the path (a run resumed after its folder moved: "
+                        f"deepclust cluster NEW_PATH --resume RUN_DIR)")
     raise UserError(
         f"unknown dataset {key!r}: use one of {', '.join(DATASETS)}, or a folder path"
     )

@@ -30,11 +30,44 @@ _HIGH_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N", "I", "F"})
 _GREY_TOLERANCE = 2
 
 
-def find_images(folder: Path) -> list[str]:
-    """Relative POSIX paths of image files under `folder`, sorted; hidden files/dirs left out."""
+def printable_name(name: str) -> str:
+    """A file name as text that can be written to any UTF-8 file or console. Bytes of a name that are
+    not UTF-8 (old drives, zip files from Windows) reach Python as surrogates, which no UTF-8 writer
+    accepts; they become \\xNN escapes here. Names are kept as they are for opening the files."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        try:
+            return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:
+            return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+# Folders that hold no photos of their own: macOS' resource forks inside zip files.
+_JUNK_DIRS = frozenset({"__MACOSX"})
+
+
+def find_images(folder: Path, unreadable: list[tuple[str, str]] | None = None) -> list[str]:
+    """Relative POSIX paths of image files under `folder`, sorted; hidden files/dirs left out.
+
+    Symlinked folders are followed (each real folder once, so a link loop ends); sub-folders that cannot
+    be listed are appended to `unreadable` as (relative path, reason) when a list is given."""
     found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]  # prune hidden dirs
+    seen: set[str] = set()
+
+    def failed(err: OSError) -> None:
+        if unreadable is not None:
+            rel = os.path.relpath(err.filename, folder) if err.filename else "."
+            unreadable.append((Path(rel).as_posix() + "/", f"folder cannot be read: {err.strerror or err}"))
+
+    for dirpath, dirnames, filenames in os.walk(folder, onerror=failed, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:  # reached again through a link: a loop, or two links to one folder
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in _JUNK_DIRS]  # prune hidden dirs
         for fname in filenames:
             if not fname.startswith(".") and os.path.splitext(fname)[1].lower() in IMAGE_EXTENSIONS:
                 found.append(Path(dirpath, fname).relative_to(folder).as_posix())
@@ -211,7 +244,7 @@ def _decode_all(folder: Path, rels: list[str], size: int, channels: int | None) 
     good = [(rel, r) for rel, r in zip(rels, results) if isinstance(r, np.ndarray)]
     skipped = [(rel, r) for rel, r in zip(rels, results) if isinstance(r, str)]
     if not good:
-        first = f"{skipped[0][0]}: {skipped[0][1]}" if skipped else "none"
+        first = f"{printable_name(skipped[0][0])}: {skipped[0][1]}" if skipped else "none"
         raise UserError(
             f"no readable image under {folder}: all {len(skipped)} image files were skipped "
             f"(first: {first}); check or replace the files"
@@ -245,7 +278,11 @@ def load_folder(path: str | os.PathLike, image_size: int = FOLDER_IMAGE_SIZE, ch
         raise UserError(f"folder not found: {folder}; check the path or pass an existing folder of images")
     if not folder.is_dir():
         raise UserError(f"{folder} is a file, not a folder; pass the folder that holds the images")
-    rels = find_images(folder)
+    unreadable: list[tuple[str, str]] = []
+    rels = find_images(folder, unreadable)
+    if not rels and unreadable and unreadable[0][0] == "./":
+        raise UserError(f"cannot read the folder {folder}: {unreadable[0][1].split(': ', 1)[1]}; "
+                        f"check its permissions")
     if not rels:
         exts = ", ".join(sorted(e.lstrip(".") for e in IMAGE_EXTENSIONS))
         raise UserError(f"no image files ({exts}) found under {folder}; pass the folder that holds the images")
@@ -267,5 +304,6 @@ def load_folder(path: str | os.PathLike, image_size: int = FOLDER_IMAGE_SIZE, ch
             skipped_files=np.array([f for f, _ in skipped], dtype=str),
             skipped_reasons=np.array([r for _, r in skipped], dtype=str),
         )
+    skipped = unreadable + skipped
     return ImageSet(images=torch.from_numpy(images), labels=None, names=names, name=str(path), skipped=skipped,
                     root=str(folder.resolve()))

@@ -99,7 +99,7 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
             provided |= build_refresher(r, stage).provides
         if cfg.encoder.name != "identity" and not _label_net(cfg):
             provided.add("recon")
-        if "pairwise" in stage.losses:
+        if any("thresholds" in t.loss.needs for t in terms):
             from ..refresh.pairs import check_thresholds
 
             check_thresholds(cfg.method.thresholds, cfg.method.selection)
@@ -328,6 +328,9 @@ def load_model(run_path, device: str = "cpu") -> tuple[RunConfig, ClusterNet, to
     p = Path(run_path)
     for f in ("config.yaml", "result.json", "model.safetensors"):
         if not (p / f).is_file():
+            if f != "config.yaml" and (p / "config.yaml").is_file():
+                raise UserError(f"the run in '{p}' has not finished ({f} missing): continue it with "
+                                f"deepclust cluster --resume {p} (or fit --resume), then predict")
             raise UserError(f"'{p}' is not a finished run folder ({f} missing): pass a folder under runs/")
     cfg = from_dict(load_yaml(p / "config.yaml"))
     result = json.loads((p / "result.json").read_text())

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..config import RunConfig, dump_yaml
+from ..data.folder import printable_name
 from .checkpoint import load_checkpoint, save_checkpoint
 
 
@@ -53,16 +54,16 @@ class RunDir:
 
     # -- files written during a run ------------------------------------------------------
     def write_config(self, cfg: RunConfig) -> None:
-        (self.path / "config.yaml").write_text(dump_yaml(cfg))
+        (self.path / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
 
     def write_skipped(self, skipped) -> None:
-        with open(self.path / "skipped.csv", "w", newline="") as f:
+        with open(self.path / "skipped.csv", "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(["file", "reason"])
-            w.writerows(skipped)
+            w.writerows([printable_name(f), why] for f, why in skipped)
 
     def log(self, rec: dict[str, Any]) -> None:
-        with open(self.path / "metrics.jsonl", "a") as f:
+        with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(rec) + "\n")
 
     @property
@@ -82,11 +83,11 @@ class RunDir:
         (self.path / "result.json").write_text(json.dumps(result, indent=2))
 
     def write_assignments(self, names, labels, confidence, truth=None) -> None:
-        with open(self.path / "assignments.csv", "w", newline="") as f:
+        with open(self.path / "assignments.csv", "w", newline="", encoding="utf-8") as f:
             w = csv.writer(f)
             w.writerow(["file", "cluster", "confidence"] + (["label"] if truth is not None else []))
             for i, name in enumerate(names):
-                row = [name, int(labels[i]), f"{float(confidence[i]):.4f}"]
+                row = [printable_name(name), int(labels[i]), f"{float(confidence[i]):.4f}"]
                 if truth is not None:
                     row.append(int(truth[i]))
                 w.writerow(row)
@@ -117,7 +118,7 @@ class RunDir:
             imgs = big
         np.savez_compressed(self.path / "gallery.npz", images=imgs, cluster=labels[pick],
                             confidence=confidence[pick].astype(np.float32),
-                            names=np.asarray([names[i] for i in pick], dtype=str))
+                            names=np.asarray([printable_name(names[i]) for i in pick], dtype=str))
 
     def write_embedding_2d(self, z: np.ndarray, labels, truth=None, max_points: int = 5000, seed: int = 0) -> None:
         from sklearn.decomposition import PCA
@@ -133,7 +134,7 @@ class RunDir:
     def write_augmented(self, originals: torch.Tensor, views: torch.Tensor, names, preset: str) -> None:
         """A few images and augmented copies of them, so the report shows what the model trained on."""
         np.savez_compressed(self.path / "augmented.npz", original=originals.permute(0, 2, 3, 1).numpy(),
-                            views=views.permute(0, 1, 3, 4, 2).numpy(), names=np.asarray(names, dtype=str),
+                            views=views.permute(0, 1, 3, 4, 2).numpy(), names=np.asarray([printable_name(n) for n in names], dtype=str),
                             preset=np.asarray(preset))
 
     def write_st(self, originals, early, early_step: int, final, mean, std, group_kind: str) -> None:
