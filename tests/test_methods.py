@@ -52,6 +52,20 @@ def test_facade_sklearn_conventions(tiny_digits):
     assert m.transform(images).shape == (200, 10)
     assert np.array_equal(m.predict(images), m.labels_)
     assert m.get_params()["n_clusters"] == 5
+    from sklearn.base import clone
+
+    c = clone(m)  # scikit-learn's clone (GridSearchCV, Pipeline) rebuilds it from get_params
+    assert type(c) is deepclust.DEC and c.get_params() == m.get_params() and not hasattr(c, "labels_")
+    assert clone(deepclust.Clusterer("idec", n_clusters=3)).method_name == "idec"
+    # the float scale is decided at fit: a darker batch of the same images is not stretched to [0, 255]
+    km = deepclust.KMeans(n_clusters=3).fit(images * 255)  # floats in [0, 255]
+    dark = np.minimum(images * 255, 1.0)  # nearly black in those units; read per batch it would be [0, 1]
+    assert np.array_equal(km.transform(dark), km.transform(np.round(dark).astype(np.uint8)))
+    assert np.array_equal(m.predict(images[..., None]), m.labels_)  # N×H×W×C, numpy's layout
+    for bad, msg in [(images[:0], "0 images"), (images * np.nan, "NaN"), (images - 0.5, "negative"),
+                     ("photos/", "numeric array"), (None, "numeric array")]:
+        with pytest.raises(UserError, match=msg):
+            m.predict(bad)
 
 
 def test_impossible_settings_fail_before_training(tiny_digits):

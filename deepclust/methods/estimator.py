@@ -14,22 +14,50 @@ from ..data.imageset import ImageSet
 from ..errors import UserError
 
 
-def as_imageset(X: Any) -> ImageSet:
-    """An ImageSet from an ImageSet, or an array/tensor of images: N×H×W, N×C×H×W or N×D.
-    Floats are read as intensities in [0, 1] (or [0, 255] when their maximum exceeds 1)."""
+def float_scale(X: Any) -> float | None:
+    """For float images: 255 when they lie in [0, 1], 1 when already in [0, 255] (fit decides once);
+    None for integer images or anything else (then each array decides for itself)."""
+    try:
+        t = X if isinstance(X, torch.Tensor) else torch.as_tensor(np.asarray(X))
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    if not t.is_floating_point() or not t.numel() or not bool(torch.isfinite(t).all()):
+        return None
+    return 255.0 if float(t.max()) <= 1.0 else 1.0
+
+
+def as_imageset(X: Any, scale: float | None = None) -> ImageSet:
+    """An ImageSet from an ImageSet, or an array/tensor of images: N×H×W, N×C×H×W, N×H×W×C or N×D.
+    Floats are intensities in [0, 1] or [0, 255]: `scale` (255 or 1) says which; None decides from this
+    array's maximum (fit decides once and transform/predict reuse it, so one dark batch is not misread)."""
     if isinstance(X, ImageSet):
         return X
-    t = torch.as_tensor(np.asarray(X) if not isinstance(X, torch.Tensor) else X)
+    if not isinstance(X, torch.Tensor):
+        arr = np.asarray(X)
+        if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+            raise UserError(f"images must be a numeric array (N×H×W, N×C×H×W or N×H×W×C), got {type(X).__name__}"
+                            + ("" if arr.dtype == object else f" of {arr.dtype}") + "; for a folder of files use "
+                            "deepclust.data.load_folder(path)")
+        X = torch.as_tensor(arr)
+    t = X
     if t.dim() == 2:
         t = t[:, None, None, :]
     elif t.dim() == 3:
         t = t[:, None]
     elif t.dim() != 4:
-        raise UserError(f"images must be N×H×W, N×C×H×W or N×D, got shape {tuple(t.shape)}")
+        raise UserError(f"images must be N×H×W, N×C×H×W, N×H×W×C or N×D, got shape {tuple(t.shape)}")
+    elif t.shape[1] not in (1, 3) and t.shape[-1] in (1, 3):
+        t = t.permute(0, 3, 1, 2)  # N×H×W×C, as numpy and PIL lay images out
+    if len(t) == 0:
+        raise UserError("no images: the array holds 0 images")
     if t.dtype != torch.uint8:
         t = t.float()
-        if t.numel() and float(t.max()) <= 1.0:
-            t = t * 255.0
+        if not bool(torch.isfinite(t).all()):
+            raise UserError("the images hold NaN or infinite values: replace them before clustering")
+        if float(t.min()) < 0:
+            raise UserError(f"the images hold negative values (minimum {float(t.min()):.3g}): give intensities in "
+                            f"[0, 1] or [0, 255], not standardised data")
+        t = t * (scale or float_scale(t) or 1.0)
         t = t.round().clamp(0, 255).to(torch.uint8)
     names = [f"{i:06d}" for i in range(len(t))]
     return ImageSet(images=t.contiguous(), labels=None, names=names, name="array")
@@ -68,7 +96,8 @@ class Clusterer:
     def fit(self, X, y=None) -> "Clusterer":
         from .pipeline import fit
 
-        data = as_imageset(X)
+        self.input_scale_ = float_scale(X)
+        data = as_imageset(X, self.input_scale_)
         cfg = self._config()
         res = fit(cfg, data, echo=print if self.verbose else None)
         self.config_ = cfg
@@ -92,7 +121,7 @@ class Clusterer:
     def transform(self, X) -> np.ndarray:
         """The embedding of each image (N×D)."""
         self._check_fitted()
-        data = as_imageset(X)
+        data = as_imageset(X, getattr(self, "input_scale_", None))
         if tuple(data.images.shape[1:]) != self.image_shape_:
             raise UserError(f"images of shape {tuple(data.images.shape[1:])} differ from the "
                             f"{self.image_shape_} the model was fitted on")
@@ -106,7 +135,10 @@ class Clusterer:
         return labels
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
-        return {"method": self.method_name, "n_clusters": self.n_clusters, "seed": self.seed,
+        # DEC, IDEC, ... fix their method, so (as scikit-learn's clone needs) `method` is a parameter only
+        # of Clusterer itself.
+        own = {"method": self.method_name} if type(self) is Clusterer else {}
+        return {**own, "n_clusters": self.n_clusters, "seed": self.seed,
                 "device": self.device, "verbose": self.verbose, **self.settings}
 
     def set_params(self, **params) -> "Clusterer":
