@@ -186,8 +186,18 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
     state = ClusterState()
     main = dist.is_main()  # under torchrun only process 0 logs and checkpoints
     ckpt = run.load_checkpoint(dev) if (run is not None and resume) else None
+    if resume and run is not None and ckpt is None and main:
+        if echo:
+            echo(f"no checkpoint in {run.path} yet (one is saved every {cfg.train.checkpoint_every} steps): "
+                 f"starting again from step 0")
+        (run.path / "metrics.jsonl").unlink(missing_ok=True)  # the new run writes its own log
     if ckpt is not None:
-        model.load_state_dict(ckpt["model"])
+        try:
+            model.load_state_dict(ckpt["model"])
+        except RuntimeError:
+            raise UserError(f"the checkpoint in {run.path} does not fit the network built for the images now "
+                            f"({len(data)} of shape {tuple(data.images.shape[1:])}): the folder changed since the "
+                            f"run started (e.g. a colour image joined grey ones); start a new run") from None
         for k, v in ckpt["state"].items():
             setattr(state, k, v)
         if echo and main:
