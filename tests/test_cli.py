@@ -120,6 +120,7 @@ def test_fit_builtin_and_resume(tmp_path):
     (["cluster", "{photos}", "--set", "cluster.optim.name=bogus"], "unknown optimiser 'bogus'"),
     (["cluster", "{photos}", "--set", "encoder.embed_dim=0"], "embed_dim"),
     (["cluster", "{photos}", "--seed", "-1"], "seed -1"),
+    (["cluster", "{photos}", "--set", "pretrain.epochs=-1"], "pretrain.epochs must be 0 or more"),
     (["cluster", "{photos}", "--image-size", "0"], "--image-size 0"),
     (["cluster", "{photos}", "--image-size", "3"], "too small"),
     (["fit", "--data", "digits", "--config", "{png}"], "not a text file"),

@@ -116,6 +116,8 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
                 )
         if terms and cfg.encoder.name == "identity":
             raise UserError(f"{sname}.losses need a trainable encoder: set encoder.name to mlp or conv_ae")
+        if stage.epochs is not None and stage.epochs < 0:
+            raise UserError(f"{sname}.epochs must be 0 or more (0 skips the stage), got {stage.epochs}")
         if stage.max_steps is not None and stage.max_steps < 0:
             raise UserError(f"{sname}.max_steps must be 0 or more (or null for the epochs), got {stage.max_steps}")
     if cfg.train.seed < 0:
