@@ -260,10 +260,9 @@ def _predict(args) -> int:
             wr.writerow([printable_name(name), int(labels[i]), f"{conf[i]:.4f}", f"{dist[i]:.4f}",
                          "yes" if dist[i] <= thr else "no"])
     if data.skipped:  # as the run's own skipped.csv
-        with open(skipped_out, "w", newline="", encoding="utf-8") as f:
-            wr = csv.writer(f)
-            wr.writerow(["file", "reason"])
-            wr.writerows([printable_name(name), why] for name, why in data.skipped)
+        from .train.rundir import write_skipped_csv
+
+        write_skipped_csv(skipped_out, data.skipped)
     n_out = int((dist > thr).sum())
     print(f"{len(data)} images assigned; {n_out} fit no cluster (farther than 99% of the training images)")
     print(f"predictions: {out}")

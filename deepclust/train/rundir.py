@@ -31,6 +31,14 @@ def _slug(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(s).name or s).strip("-")[:40] or "data"
 
 
+def write_skipped_csv(path: Path, skipped) -> None:
+    """The files a folder load skipped, as (file, reason) rows; names escaped where they are not UTF-8."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["file", "reason"])
+        w.writerows([printable_name(name), why] for name, why in skipped)
+
+
 class RunDir:
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -57,10 +65,7 @@ class RunDir:
         (self.path / "config.yaml").write_text(dump_yaml(cfg), encoding="utf-8")
 
     def write_skipped(self, skipped) -> None:
-        with open(self.path / "skipped.csv", "w", newline="", encoding="utf-8") as f:
-            w = csv.writer(f)
-            w.writerow(["file", "reason"])
-            w.writerows([printable_name(f), why] for f, why in skipped)
+        write_skipped_csv(self.path / "skipped.csv", skipped)
 
     def log(self, rec: dict[str, Any]) -> None:
         with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as f:
