@@ -1,4 +1,6 @@
 """Every method fitted on tiny real data; the façade's scikit-learn conventions; resume."""
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -123,8 +125,12 @@ def test_resume_continues_from_checkpoint(tiny_digits, tmp_path, fast_sets):
     ck = torch.load(run.checkpoint_path, weights_only=True)
     # Killed while logging step 8, before that step's checkpoint: the last good one is step 4.
     assert (ck["stage"], ck["step"]) == ("cluster", 4)
+    assert ck["elapsed_s"] > 0
+    t0 = time.perf_counter()
     resumed = fit(cfg, tiny_digits, run=RunDir(run.path), resume=True)
     assert np.array_equal(resumed.labels, full.labels)
+    # the wall time counts the killed session too (it once said "time 0.0 s" on resuming a finished run)
+    assert resumed.wall_s >= ck["elapsed_s"] + 0.9 * (time.perf_counter() - t0) - 0.01
 
 
 def test_augmentation_settings_fail_before_training(tiny_digits):

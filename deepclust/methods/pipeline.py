@@ -209,6 +209,8 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
     log = run.log if (run is not None and main) else (lambda rec: None)
     stage_s: dict[str, float] = {}
     done_stages = set(ckpt["done"]) if ckpt is not None else set()
+    # wall time counts every session of a resumed run, not only this one
+    earlier_s = float(ckpt.get("elapsed_s", 0.0)) if ckpt is not None else 0.0
     for sname in STAGES:
         stage: StageConfig = getattr(cfg, sname)
         terms = _terms(stage)
@@ -222,7 +224,8 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
             if run is not None and main:
                 run.save_checkpoint({"stage": stage_name, "step": step, "done": sorted(_done),
                                      "model": model.state_dict(), "optim": opt.state_dict(),
-                                     "state": state.tensors()})
+                                     "state": state.tensors(),
+                                     "elapsed_s": earlier_s + time.perf_counter() - t_start})
 
         t0 = time.perf_counter()
         if echo and main:
@@ -234,7 +237,7 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
         state.stop = False
     res = _assign(cfg, model, images, state, dev)
     metrics = evaluate(data.labels, res["labels"]) if data.labels is not None else None
-    wall = time.perf_counter() - t_start
+    wall = earlier_s + time.perf_counter() - t_start
     return FitResult(model=model, metrics=metrics, stage_s=stage_s, wall_s=round(wall, 3),
                      device=_device_name(dev, precision), state=state, **res)
 
