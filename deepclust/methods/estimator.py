@@ -119,7 +119,11 @@ class Clusterer:
 
     @torch.no_grad()
     def transform(self, X) -> np.ndarray:
-        """The embedding of each image (N×D)."""
+        """The embedding of each image (N×D), the space `cluster_centers_` live in.
+
+        Unlike scikit-learn's KMeans.transform (distances to the centres), this is the embedding itself
+        for every method; for `KMeans` on raw pixels that is the scaled, flattened pixels.
+        """
         self._check_fitted()
         data = as_imageset(X, getattr(self, "input_scale_", None))
         if tuple(data.images.shape[1:]) != self.image_shape_:
