@@ -183,3 +183,20 @@ def test_folder_gallery_shows_the_originals_not_the_training_copies(tmp_path: Pa
     small = data.images[3].permute(1, 2, 0).numpy()
     lost = z["images"][names.index("p3.png")]
     assert np.array_equal(lost[::16, ::16], small)  # nearest-upscaled training copy
+
+
+@pytest.mark.parametrize("dims", [1, 2, 5])
+def test_embedding_of_any_width_gets_a_map(tmp_path: Path, dims: int) -> None:
+    """A 1-D embedding (k-means on 1-px grey images) once dropped the map with an index error."""
+    from deepclust.train.rundir import RunDir
+
+    run = make_run(tmp_path)
+    (run / "embedding_2d.npz").unlink()
+    z = np.random.default_rng(0).normal(size=(N, dims)).astype(np.float32)
+    RunDir(run).write_embedding_2d(z, np.arange(N) % K)
+    with np.load(run / "embedding_2d.npz") as f:
+        assert f["xy"].shape == (N, 2)
+        if dims <= 2:
+            assert np.allclose(f["xy"][:, :dims], z)
+    html = write_report(run).read_text()
+    assert 'id="map"' in html and "embedding map skipped" not in html

@@ -131,7 +131,10 @@ class RunDir:
         n = len(z)
         idx = np.random.default_rng(seed).permutation(n)[:max_points] if n > max_points else np.arange(n)
         zz = z[idx]
-        xy = PCA(n_components=2, random_state=seed).fit_transform(zz) if zz.shape[1] > 2 else zz
+        if zz.shape[1] > 2:
+            xy = PCA(n_components=2, random_state=seed).fit_transform(zz)
+        else:  # already 2-D, or 1-D (e.g. k-means on 1-px grey images): drawn on a line
+            xy = np.concatenate([zz, np.zeros((len(zz), 2 - zz.shape[1]), zz.dtype)], axis=1)
         extra = {"label": np.asarray(truth)[idx]} if truth is not None else {}
         np.savez_compressed(self.path / "embedding_2d.npz", xy=xy.astype(np.float32),
                             cluster=np.asarray(labels)[idx], **extra)
