@@ -274,3 +274,31 @@ def test_stdac_table_cells_and_learning_curves(tmp_path):
     data = json.loads(paths[0].read_text())
     assert data["MNIST"]["ST-DAC + 1 ST"]["1"] == [[0.0, 0.2], [1.0, 0.5]]
     assert paths[1].stat().st_size > 1000  # the PNG
+
+
+def test_the_label_pass_runs_without_a_graph_and_trains_the_same(monkeypatch):
+    """pairwise_views and self_label read the pass on x only as detached targets: the loop skips its
+    autograd graph, which must not change what is learned."""
+    from deepclust.data import load_dataset
+    from deepclust.objectives.pairwise import PairwiseViewsLoss, SelfLabelLoss
+
+    data = load_dataset("digits", limit=64, image_size=16)
+    cfg = make_config("stdac", sets=["encoder.st_layers=1", "cluster.max_steps=6", "cluster.batch_size=32",
+                                     "cluster.update_interval=3", "train.progress=false", "cluster.optim.lr=0.001"])
+    grad_modes = []
+    real_forward = torch.nn.Module.__call__
+
+    def spy(self, *a, **kw):
+        if self.__class__.__name__ == "ClusterNet":
+            grad_modes.append(torch.is_grad_enabled())
+        return real_forward(self, *a, **kw)
+
+    monkeypatch.setattr(torch.nn.Module, "__call__", spy)
+    lean = fit(cfg, data)
+    assert grad_modes[:2] == [False, True]  # the label pass, then the view trained through
+    monkeypatch.setattr(PairwiseViewsLoss, "grads_through_inputs", True)
+    monkeypatch.setattr(SelfLabelLoss, "grads_through_inputs", True)
+    grad_modes.clear()
+    full = fit(cfg, data)
+    assert grad_modes[:2] == [True, True]
+    assert np.array_equal(lean.labels, full.labels) and np.allclose(lean.embedding, full.embedding, atol=1e-6)

@@ -33,6 +33,9 @@ class LossTerm(nn.Module):
     """A loss term. Subclasses set `needs` ⊆ {"recon", "q", "p", "centroids", "views", "thresholds"}."""
 
     needs: frozenset[str] = frozenset()
+    # False for terms that read the pass on batch.x only detached (as targets) and train through the views:
+    # when every term of a stage says so, the loop runs that pass without autograd (no graph kept).
+    grads_through_inputs: bool = True
 
     def forward(self, out, batch: Batch, state: ClusterState) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError

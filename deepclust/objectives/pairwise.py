@@ -52,6 +52,7 @@ class PairwiseViewsLoss(LossTerm):
     (views = 1). Otherwise eq. 1-3 as `pairwise`."""
 
     needs = frozenset({"thresholds", "views"})
+    grads_through_inputs = False
 
     def forward(self, out, batch: Batch, state: ClusterState) -> torch.Tensor:
         n = out.views[0].z.shape[0]
@@ -67,6 +68,7 @@ class SelfLabelLoss(LossTerm):
     is sharper than f, so the term also sharpens): L = -mean_ik [t_ik log y_ik + (1 - t_ik) log(1 - y_ik)]."""
 
     needs = frozenset({"views"})
+    grads_through_inputs = False
 
     def forward(self, out, batch: Batch, state: ClusterState) -> torch.Tensor:
         n = out.views[0].z.shape[0]

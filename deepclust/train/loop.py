@@ -80,6 +80,8 @@ def run_stage(
         dist.sync_from_main(model, ctx.state)
     reconstruct = any("recon" in t.loss.needs for t in terms)
     want_views = any("views" in t.loss.needs for t in terms)
+    # the pass on x builds a graph only if some term trains through it (pairwise_views, self_label do not)
+    grad_on_inputs = any(t.loss.grads_through_inputs for t in terms)
     aug = None
     if stage.augment:
         from ..augment import AUGMENTATIONS
@@ -127,7 +129,8 @@ def run_stage(
             x = x.contiguous(memory_format=torch.channels_last)
         batch = Batch(x=x, idx=idx, views=views)
         with autocast(dev, precision):
-            out = model(x, reconstruct=reconstruct)
+            with torch.set_grad_enabled(grad_on_inputs):
+                out = model(x, reconstruct=reconstruct)
             out.views = [model(v, reconstruct=False) for v in views]
             values = [t.loss(out, batch, ctx.state).float() for t in terms]
             loss = sum(t.weight * v for t, v in zip(terms, values))
