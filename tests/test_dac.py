@@ -267,12 +267,19 @@ def test_stdac_table_cells_and_learning_curves(tmp_path):
         lines = [{"stage": "cluster", "step": 0, "epoch": 0.0, "event": "thresholds", "acc": accs[0]},
                  {"stage": "cluster", "step": 50, "epoch": 0.5, "loss": 1.0},
                  {"stage": "cluster", "step": 100, "epoch": 1.0, "loss": 0.5}]
+        if "ST" in row:
+            lines += [{"stage": "cluster", "step": 50, "epoch": 0.5, "event": "st_monitor", "st1": {"det_mean": 0.5}},
+                      {"stage": "cluster", "step": 100, "epoch": 1.0, "event": "st_monitor", "st1": {"det_mean": 0.01},
+                       "warning": "ST layer 1 collapsed"}]
         (run / "metrics.jsonl").write_text("\n".join(json.dumps(r) for r in lines))
         cell = {"row": row, "dataset": "MNIST", "seed": seed, "acc": accs[1], "run_dir": str(run)}
         (folder / f"{row.replace(' ', '')}__mnist__s{seed}.json").write_text(json.dumps(cell))
     paths = curves.write("stdac-table2", "quick", results=tmp_path)
     data = json.loads(paths[0].read_text())
     assert data["MNIST"]["ST-DAC + 1 ST"]["1"] == [[0.0, 0.2], [1.0, 0.5]]
+    # the last st_monitor record of each ST run, and its warning count, are kept with the curves
+    end = data["st_end"]["MNIST"]["ST-DAC + 1 ST"]["0"]
+    assert end["warnings"] == 1 and end["st1"] == {"det_mean": 0.01} and "DAC*" not in data["st_end"]["MNIST"]
     assert paths[1].stat().st_size > 1000  # the PNG
 
 

@@ -14,13 +14,16 @@ from .tables import get_table
 
 
 def collect(table: str, profile: str = "quick", results=None) -> dict[str, Any]:
-    """{dataset: {row: {seed: [[epoch, acc], ...]}}, "device": ..., "torch": ...} from each cell's metrics.jsonl (events that scored
-    the clusters), ending with the cell's final ACC on every image."""
+    """{dataset: {row: {seed: [[epoch, acc], ...]}}, "device": ..., "torch": ..., "st_end": ...} from each cell's
+    metrics.jsonl (events that scored the clusters), ending with the cell's final ACC on every image.
+    "st_end" keeps, per dataset/row/seed of a run with spatial transformers, its last `st_monitor` record
+    and how many collapse warnings it logged, so the stability claims stay with the results."""
     folder = Path(results or DEFAULT_RESULTS) / table / profile
     cells = sorted(folder.glob("*__s*.json"))
     if not cells:
         raise UserError(f"no results in {folder}: run 'deepclust bench {table} --profile {profile}' first")
     out: dict[str, Any] = defaultdict(lambda: defaultdict(dict))
+    st_end: dict[str, Any] = defaultdict(lambda: defaultdict(dict))
     devices, torches = set(), set()
     for cell in cells:
         rec = json.loads(cell.read_text())
@@ -32,16 +35,24 @@ def collect(table: str, profile: str = "quick", results=None) -> dict[str, Any]:
         points = []
         if metrics.is_file():
             last_epoch = 0.0
+            last_st, warnings = None, 0
             for line in metrics.read_text().splitlines():
                 r = json.loads(line)
                 last_epoch = max(last_epoch, float(r.get("epoch", 0.0)))
                 if "acc" in r and r.get("event") not in (None, "kmeans_init"):
                     points.append([float(r["epoch"]), float(r["acc"])])
+                if r.get("event") == "st_monitor":
+                    last_st = r
+                warnings += "warning" in r
             points.append([last_epoch, float(rec["acc"])])
+            if last_st is not None:
+                st_end[rec["dataset"]][rec["row"]][str(rec["seed"])] = {
+                    **{k: v for k, v in last_st.items() if k not in ("stage", "event")}, "warnings": warnings}
         out[rec["dataset"]][rec["row"]][str(rec["seed"])] = points
     # where the curves were measured, as every result file says (taken from the cells)
     out["device"] = ", ".join(sorted(devices))
     out["torch"] = ", ".join(sorted(torches))
+    out["st_end"] = st_end
     return json.loads(json.dumps(out))
 
 
