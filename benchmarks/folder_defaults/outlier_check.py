@@ -1,0 +1,68 @@
+"""Does `deepclust predict` say that images unlike the training photos fit no cluster?
+
+Writes 20 uniform-noise and 10 flat-grey 128×128 images (fixed seed) to a scratch folder, runs
+`deepclust predict RUN_DIR NOISE/` for each run folder given, and counts the "fits" column. Optionally
+also predicts a second folder of real photos (--photos) to show how many ordinary images still fit.
+Writes one JSON per run to --out.
+
+    python benchmarks/folder_defaults/outlier_check.py RUN_DIR [RUN_DIR ...] --out FILE.json [--photos FOLDER]
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def noise_folder(root: Path) -> Path:
+    g = np.random.default_rng(1)
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(20):
+        Image.fromarray(g.integers(0, 256, (128, 128), dtype=np.uint8)).save(root / f"noise{i}.png")
+    for i in range(10):
+        Image.fromarray(np.full((128, 128), g.integers(0, 256), dtype=np.uint8)).save(root / f"flat{i}.png")
+    return root
+
+
+def fits(run: Path, folder: Path, out_csv: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "deepclust", "predict", str(run), str(folder), "--output", str(out_csv)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr[-2000:])
+    rows = list(csv.DictReader(open(out_csv, newline="")))
+    return {"images": len(rows), "fit": sum(r["fits"] == "yes" for r in rows)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("runs", nargs="+")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--photos", default=None, help="a folder of ordinary photos to predict as well")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    noise = noise_folder(tmp / "noise")
+    recs = []
+    for run in map(Path, args.runs):
+        result = json.loads((run / "result.json").read_text())
+        rec = {"method": result.get("method"), "dataset": result.get("dataset"), "seed": result.get("seed"),
+               "noise_and_flat": fits(run, noise, tmp / "noise.csv")}
+        if args.photos:
+            rec["photos"] = {"folder": Path(args.photos).name, **fits(run, Path(args.photos), tmp / "photos.csv")}
+        recs.append(rec)
+        print(json.dumps(rec))
+    import torch
+
+    Path(args.out).write_text(json.dumps({"check": "predict 'fits' on 20 noise + 10 flat-grey images",
+                                          "torch": torch.__version__, "runs": recs}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
