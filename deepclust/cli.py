@@ -8,7 +8,7 @@ from pathlib import Path
 from .data import FOLDER_IMAGE_SIZE
 from .errors import UserError
 
-FOLDER_METHOD = "dcec"  # the default for photo folders: see README "Which method for photos"
+FOLDER_METHOD = "stdac"  # the default for photo folders: see README "Which method for photos"
 # Folder runs cap clustering at 2,000 steps (the paper's 20,000 is for its benchmarks); DEC's
 # tolerance rule usually stops sooner. Raise it with --set cluster.max_steps=N.
 FOLDER_DEFAULTS = {"cluster": {"max_steps": 2000}}
@@ -26,7 +26,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-report", action="store_true", help="skip writing report.html")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--augment", default=None, metavar="PRESET",
-                   help="pretrain the autoencoder on original + augmented images (heritage, rot, shear, scale, dec-da)")
+                   help="train on augmented images (heritage, rot, shear, scale, dec-da, dac): the autoencoder's "
+                        "pretraining on original + augmented images, or for methods without one (stdac, dac) "
+                        "the clustering stage's views")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,9 +118,12 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
             over["train"]["progress"] = False
         if args.out:
             over["out_dir"] = args.out
-        if args.augment:
-            over["pretrain"] = {"augment": args.augment, "inputs": "both"}
         method = over["method"].get("name") or method_default
+        if args.augment:
+            if any(make_config(method).pretrain.losses.values()):
+                over["pretrain"] = {"augment": args.augment, "inputs": "both"}
+            else:  # no autoencoder to pretrain (ST-DAC, DAC): the clustering stage trains on these views
+                over["cluster"] = {"augment": args.augment}
         base: dict = dict(FOLDER_DEFAULTS) if args.cmd == "cluster" else {}
         profile = getattr(args, "profile", None)
         if profile:

@@ -80,7 +80,14 @@ def test_cluster_folder_then_predict(photo_folder, tmp_path):
     assert same == 20
     assert sum(p["fits"] == "yes" for p in preds) >= 18  # training images fit their clusters
 
-    # Images unlike anything seen in training (noise) fit no cluster.
+    assert result["method"] == "stdac"  # the folder default
+
+    # The distance check: with an autoencoder's embedding (DCEC, a few steps), noise fits no cluster.
+    # (Trained models flag noise far less well: benchmarks/results/predict-outliers.)
+    r = cli("cluster", photo_folder, "--k", 3, "--image-size", 16, "--method", "dcec", "--out", tmp_path / "dcec",
+            "--no-report", *FAST)
+    assert r.returncode == 0, r.stderr
+    run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
     noise = tmp_path / "noise"
     noise.mkdir()
     g = np.random.default_rng(1)
@@ -116,7 +123,7 @@ def test_fit_builtin_and_resume(tmp_path):
     (["cluster", "{photos}", "--resume", "{missing}"], "has no config.yaml"),
     (["predict", "{empty}", "{missing}"], "does not exist"),
     (["report", "{empty}"], "is not a run folder"),
-    (["cluster", "{photos}", "--set", "pretrain.optim.lr=-1"], "pretrain.optim"),
+    (["cluster", "{photos}", "--method", "dcec", "--set", "pretrain.optim.lr=-1"], "pretrain.optim"),
     (["cluster", "{photos}", "--set", "cluster.optim.name=bogus"], "unknown optimiser 'bogus'"),
     (["cluster", "{photos}", "--set", "encoder.embed_dim=0"], "embed_dim"),
     (["cluster", "{photos}", "--seed", "-1"], "seed -1"),
@@ -190,7 +197,7 @@ def test_cluster_odd_names_and_linked_folders(tmp_path):
     (root / "__MACOSX" / "p0.png").write_bytes(b"resource fork")
     with open(os.fsencode(root) + b"/bad\xff\xfename.png", "wb") as f:
         f.write((root / "real" / "p0.png").read_bytes())
-    r = cli("cluster", root, "--k", 2, "--image-size", 8, "--out", tmp_path / "runs", *FAST)
+    r = cli("cluster", root, "--k", 2, "--image-size", 8, "--method", "dcec", "--out", tmp_path / "runs", *FAST)
     assert r.returncode == 0, r.stderr
     assert "17 images" in r.stdout and "skipped" not in r.stderr
     run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
@@ -200,11 +207,20 @@ def test_cluster_odd_names_and_linked_folders(tmp_path):
 
 
 def test_cluster_with_augmentation_shows_examples(photo_folder, tmp_path):
-    r = cli("cluster", photo_folder, "--k", 3, "--image-size", 16, "--augment", "heritage", "--out", tmp_path, *FAST)
-    assert r.returncode == 0, r.stderr
-    run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
     import yaml
 
+    # the default (ST-DAC: no pretraining) trains its clustering stage on the preset's views
+    r = cli("cluster", photo_folder, "--k", 3, "--image-size", 16, "--augment", "heritage", "--out", tmp_path / "d",
+            "--no-report", *FAST)
+    assert r.returncode == 0, r.stderr
+    run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["cluster"]["augment"] == "heritage" and not cfg["pretrain"]["losses"]
+    # an autoencoder method pretrains on original + augmented images
+    r = cli("cluster", photo_folder, "--k", 3, "--image-size", 16, "--augment", "heritage", "--method", "dcec",
+            "--out", tmp_path, *FAST)
+    assert r.returncode == 0, r.stderr
+    run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["pretrain"]["augment"] == "heritage" and cfg["pretrain"]["inputs"] == "both"
     z = np.load(run / "augmented.npz")
