@@ -256,7 +256,7 @@ def _decode_all(folder: Path, rels: list[str], size: int, channels: int | None) 
     return images, [rel for rel, _ in good], skipped
 
 
-# Folders have no native size; this is their default. 32 px measured best for DCEC on COIL-20 read as a
+# Folders have no native size; this is their default. 32 px measured best for DCEC (and ST-DAC) on COIL-20 read as a
 # folder (0.641 ± 0.004 ACC over 3 seeds vs 0.601 ± 0.036 at 64 px, at a quarter of the cost):
 # benchmarks/results/folder-defaults/.
 FOLDER_IMAGE_SIZE = 32
