@@ -52,15 +52,20 @@ def main() -> int:
     for run in map(Path, args.runs):
         result = json.loads((run / "result.json").read_text())
         rec = {"method": result.get("method"), "dataset": result.get("dataset"), "seed": result.get("seed"),
-               "noise_and_flat": fits(run, noise, tmp / "noise.csv")}
+               "trained_on": result.get("device"), "noise_and_flat": fits(run, noise, tmp / "noise.csv")}
         if args.photos:
             rec["photos"] = {"folder": Path(args.photos).name, **fits(run, Path(args.photos), tmp / "photos.csv")}
         recs.append(rec)
         print(json.dumps(rec))
+    import platform
+
     import torch
 
+    # where predict ran (its default device, auto: the GPU when there is one)
+    device = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
+              else f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)")
     Path(args.out).write_text(json.dumps({"check": "predict 'fits' on 20 noise + 10 flat-grey images",
-                                          "torch": torch.__version__, "runs": recs}, indent=2) + "\n")
+                                          "device": device, "torch": torch.__version__, "runs": recs}, indent=2) + "\n")
     return 0
 
 
