@@ -119,11 +119,6 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
         if args.out:
             over["out_dir"] = args.out
         method = over["method"].get("name") or method_default
-        if args.augment:
-            if any(make_config(method).pretrain.losses.values()):
-                over["pretrain"] = {"augment": args.augment, "inputs": "both"}
-            else:  # no autoencoder to pretrain (ST-DAC, DAC): the clustering stage trains on these views
-                over["cluster"] = {"augment": args.augment}
         base: dict = dict(FOLDER_DEFAULTS) if args.cmd == "cluster" else {}
         profile = getattr(args, "profile", None)
         if profile:
@@ -131,10 +126,15 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
 
             base = deep_update(base, profile_overrides(method, data_name, profile))
         cfg = make_config(method, config_file=args.config, sets=args.set, overrides=over, base=base)
-        if cfg.data.image_size is None and image_size_default is not None:
-            from .config import merge
+        from .config import merge
 
+        if cfg.data.image_size is None and image_size_default is not None:
             cfg = merge(cfg, {"data": {"image_size": image_size_default}})
+        if args.augment:  # decided on the finished config, so --config/--set that add a pretraining count
+            if any(cfg.pretrain.losses.values()):
+                cfg = merge(cfg, {"pretrain": {"augment": args.augment, "inputs": "both"}})
+            else:  # no autoencoder to pretrain (ST-DAC, DAC): the clustering stage trains on these views
+                cfg = merge(cfg, {"cluster": {"augment": args.augment}})
         run = None
     d = cfg.data
 
