@@ -238,7 +238,8 @@ def _predict(args) -> int:
 
     from .data import load_folder
     from .data.folder import printable_name
-    from .methods.pipeline import load_model, soft_assign
+    from . import novelty
+    from .methods.pipeline import load_model, load_novelty, soft_assign
 
     _need_folder(args.folder, "give the folder that holds the new images")
     folder = Path(args.folder).resolve()
@@ -257,19 +258,26 @@ def _predict(args) -> int:
         _print_skipped(data.skipped, f"all in {skipped_out}")
     z = model.embed(data.images)
     labels, conf, dist = soft_assign(z, centers, cfg.method.alpha, getattr(model.ae, "label_features", False))
-    thr = float(result.get("outlier_distance", float("inf")))
+    reference = load_novelty(args.run_dir)
+    if reference is not None:  # how unlike the training images each image is (deepclust.novelty)
+        nov = novelty.score(model, data.images, reference).numpy()
+        thr = float(reference["novelty.threshold"][0])
+        how = "less like the training images than 99% of them"
+    else:  # a run written before the novelty reference: the distance to the centre, as then
+        nov, thr = dist, float(result.get("outlier_distance", float("inf")))
+        how = "farther from their centre than 99% of the training images"
     with open(out, "w", newline="", encoding="utf-8") as f:
         wr = csv.writer(f)
-        wr.writerow(["file", "cluster", "confidence", "distance", "fits"])
+        wr.writerow(["file", "cluster", "confidence", "distance", "novelty", "fits"])
         for i, name in enumerate(data.names):
             wr.writerow([printable_name(name), int(labels[i]), f"{conf[i]:.4f}", f"{dist[i]:.4f}",
-                         "yes" if dist[i] <= thr else "no"])
+                         f"{nov[i]:.4f}", "yes" if nov[i] <= thr else "no"])
     if data.skipped:  # as the run's own skipped.csv
         from .train.rundir import write_skipped_csv
 
         write_skipped_csv(skipped_out, data.skipped)
-    n_out = int((dist > thr).sum())
-    print(f"{len(data)} images assigned; {n_out} fit no cluster (farther than 99% of the training images)")
+    n_out = int((nov > thr).sum())
+    print(f"{len(data)} images assigned; {n_out} fit no cluster ({how})")
     print(f"predictions: {out}")
     if data.skipped:
         print(f"skipped:     {skipped_out}")

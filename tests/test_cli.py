@@ -73,7 +73,7 @@ def test_cluster_folder_then_predict(photo_folder, tmp_path):
     assert r.returncode == 0, r.stderr
     out = run / "predictions-batch0.csv"
     preds = list(csv.DictReader(open(out)))
-    assert len(preds) == 20 and set(preds[0]) == {"file", "cluster", "confidence", "distance", "fits"}
+    assert len(preds) == 20 and set(preds[0]) == {"file", "cluster", "confidence", "distance", "novelty", "fits"}
     # The same images the model was trained on get the same clusters back.
     train = {r["file"]: r["cluster"] for r in rows}
     same = sum(train[f"batch0/{p['file']}"] == p["cluster"] for p in preds)
@@ -81,21 +81,37 @@ def test_cluster_folder_then_predict(photo_folder, tmp_path):
     assert sum(p["fits"] == "yes" for p in preds) >= 18  # training images fit their clusters
 
     assert result["method"] == "stdac"  # the folder default
+    assert result["novelty"]["features"] == "layer-statistics" and result["novelty"]["n_reference"] == 60
 
-    # The distance check: with an autoencoder's embedding (DCEC, a few steps), noise fits no cluster.
-    # (Trained models flag noise far less well: benchmarks/results/predict-outliers.)
-    r = cli("cluster", photo_folder, "--k", 3, "--image-size", 16, "--method", "dcec", "--out", tmp_path / "dcec",
-            "--no-report", *FAST)
-    assert r.returncode == 0, r.stderr
-    run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
+    # The novelty check: noise and flat images fit no cluster, for the default (ST-DAC) and for DCEC.
     noise = tmp_path / "noise"
     noise.mkdir()
     g = np.random.default_rng(1)
     for i in range(5):
         Image.fromarray(g.integers(0, 256, (24, 24, 3), dtype=np.uint8)).save(noise / f"n{i}.png")
-    r = cli("predict", run, noise, "--output", tmp_path / "noise.csv")
+        Image.fromarray(np.full((24, 24, 3), 40 * i, dtype=np.uint8)).save(noise / f"flat{i}.png")
+    dcec = cli("cluster", photo_folder, "--k", 3, "--image-size", 16, "--method", "dcec", "--out", tmp_path / "dcec",
+               "--no-report", *FAST)
+    assert dcec.returncode == 0, dcec.stderr
+    dcec_run = Path(next(line.split(": ", 1)[1] for line in dcec.stdout.splitlines() if line.startswith("run folder")))
+    for trained in (run, dcec_run):
+        r = cli("predict", trained, noise, "--output", tmp_path / "noise.csv")
+        assert r.returncode == 0, r.stderr
+        assert "10 images assigned; 10 fit no cluster" in r.stdout, (trained, r.stdout)
+        assert all(p["fits"] == "no" for p in csv.DictReader(open(tmp_path / "noise.csv")))
+    # A run written before the novelty reference was stored is still predicted, with the older check
+    # (the distance to the centre against result.json's outlier_distance).
+    from safetensors.torch import load_file, save_file
+
+    tensors = {k: v for k, v in load_file(str(dcec_run / "model.safetensors")).items() if not k.startswith("novelty.")}
+    save_file(tensors, str(dcec_run / "model.safetensors"))
+    old = json.loads((dcec_run / "result.json").read_text())
+    old.pop("novelty")
+    (dcec_run / "result.json").write_text(json.dumps({**old, "outlier_distance": 0.0}))
+    r = cli("predict", dcec_run, noise, "--output", tmp_path / "old.csv")
     assert r.returncode == 0, r.stderr
-    assert all(p["fits"] == "no" for p in csv.DictReader(open(tmp_path / "noise.csv")))
+    assert "farther from their centre than 99% of the training images" in r.stdout
+    assert all(p["fits"] == "no" and p["novelty"] == p["distance"] for p in csv.DictReader(open(tmp_path / "old.csv")))
 
 
 def test_fit_builtin_and_resume(tmp_path):

@@ -107,6 +107,10 @@ class Clusterer:
         self.cluster_centers_ = res.centers
         self.embedding_ = res.embedding
         self.image_shape_ = tuple(data.images.shape[1:])
+        from .. import novelty
+
+        self.novelty_reference_, summary = novelty.fit_reference(self.model_, data.images, seed=self.seed)
+        self.novelty_threshold_ = summary["threshold"]
         self.wall_s_ = res.wall_s
         return self
 
@@ -117,6 +121,21 @@ class Clusterer:
         if not hasattr(self, "model_"):
             raise UserError(f"this {type(self).__name__} is not fitted yet: call fit(images) first")
 
+    def _images(self, X) -> torch.Tensor:
+        data = as_imageset(X, getattr(self, "input_scale_", None))
+        if tuple(data.images.shape[1:]) != self.image_shape_:
+            raise UserError(f"images of shape {tuple(data.images.shape[1:])} differ from the "
+                            f"{self.image_shape_} the model was fitted on")
+        return data.images
+
+    def novelty_score(self, X) -> np.ndarray:
+        """How unlike the training images each image is (deepclust.novelty): above
+        `novelty_threshold_` (the 99 % quantile of the training images' own scores) it fits no cluster."""
+        from .. import novelty
+
+        self._check_fitted()
+        return novelty.score(self.model_, self._images(X), self.novelty_reference_).numpy()
+
     @torch.no_grad()
     def transform(self, X) -> np.ndarray:
         """The embedding of each image (N×D), the space `cluster_centers_` live in.
@@ -125,11 +144,7 @@ class Clusterer:
         for every method; for `KMeans` on raw pixels that is the scaled, flattened pixels.
         """
         self._check_fitted()
-        data = as_imageset(X, getattr(self, "input_scale_", None))
-        if tuple(data.images.shape[1:]) != self.image_shape_:
-            raise UserError(f"images of shape {tuple(data.images.shape[1:])} differ from the "
-                            f"{self.image_shape_} the model was fitted on")
-        return self.model_.embed(data.images).cpu().numpy()
+        return self.model_.embed(self._images(X)).cpu().numpy()
 
     def predict(self, X) -> np.ndarray:
         from .pipeline import soft_assign

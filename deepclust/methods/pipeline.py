@@ -295,15 +295,17 @@ def _device_name(dev: torch.device, precision: str) -> str:
 def write_outputs(run: RunDir, cfg: RunConfig, data: ImageSet, res: FitResult) -> dict[str, Any]:
     truth = data.labels.numpy() if data.labels is not None else None
     sizes = np.bincount(res.labels, minlength=cfg.method.n_clusters).tolist()
-    # A new image "fits no cluster" when it lies farther from its centre than 99% of training images.
-    threshold = float(np.quantile(res.distance, 0.99)) if len(res.distance) else 0.0
+    # What `predict` compares new images with, to say whether they look like the training images.
+    from .. import novelty
+
+    novelty_tensors, novelty_summary = novelty.fit_reference(res.model, data.images, seed=cfg.train.seed)
     result = {
         "method": cfg.method.name, "dataset": data.name, "n_images": len(data), "n_clusters": cfg.method.n_clusters,
         "acc": None, "nmi": None, "ari": None, **(res.metrics or {}),
         "cluster_sizes": sizes, "wall_s": res.wall_s, "stage_s": res.stage_s, "device": res.device,
         "torch": torch.__version__, "seed": cfg.train.seed, "profile": cfg.profile, "git_commit": git_commit(),
         "n_skipped": len(data.skipped), "image_shape": list(data.images.shape[1:]),
-        "outlier_distance": threshold, "created": _dt.datetime.now().isoformat(timespec="seconds"),
+        "novelty": novelty_summary, "created": _dt.datetime.now().isoformat(timespec="seconds"),
     }
     used = sum(1 for n in sizes if n)
     if used < cfg.method.n_clusters:
@@ -330,7 +332,7 @@ def write_outputs(run: RunDir, cfg: RunConfig, data: ImageSet, res: FitResult) -
         write_st_pictures(run, cfg, data, res)
     tensors = {f"model.{k}": v for k, v in res.model.state_dict().items()}
     tensors["centers"] = torch.from_numpy(res.centers)
-    run.save_model(tensors)
+    run.save_model({**tensors, **novelty_tensors})
     return result
 
 
@@ -354,6 +356,16 @@ def load_model(run_path, device: str = "cpu") -> tuple[RunConfig, ClusterNet, to
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     model.to(device).eval()
     return cfg, model, tensors["centers"], result
+
+
+def load_novelty(run_path) -> dict[str, torch.Tensor] | None:
+    """The novelty reference stored beside a run's model (deepclust.novelty), or None for a run written
+    before it was stored."""
+    from safetensors import safe_open
+
+    with safe_open(str(Path(run_path) / "model.safetensors"), framework="pt") as f:
+        keys = [k for k in f.keys() if k.startswith("novelty.")]
+        return {k: f.get_tensor(k) for k in keys} or None
 
 
 @torch.no_grad()

@@ -41,6 +41,17 @@ class LabelFeatureNet(nn.Module):
     def st_layers_list(self) -> list[SpatialTransformer]:
         return [m for m in self.modules() if isinstance(m, SpatialTransformer)]
 
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def penultimate(self, x: torch.Tensor) -> torch.Tensor:
+        """The penultimate layer: what the last dense layer (Linear, BN, ReLU) maps to the k label
+        features. `predict` measures how unlike the training images a new image is in this space."""
+        return self.head[:-3](self.trunk(x))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.head[-3:](self.penultimate(x)).float(), dim=1)
+
 
 def _conv(cin: int, cout: int, k: int = 3, pad: int = 1) -> list[nn.Module]:
     return [nn.Conv2d(cin, cout, k, padding=pad), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
@@ -82,11 +93,10 @@ class STDACNet(LabelFeatureNet):
         self.st3 = SpatialTransformer(f3, sizes[3], "output of block 3") if cfg.st_layers >= 3 else nn.Identity()
         self.head = _head(f3 * sizes[3][0] * sizes[3][1], (STDAC_DENSE,), cfg.embed_dim, cfg.dropout)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
         y = self.block1(self.st1(x))
         y = self.st2(self.block2(y))
-        y = self.st3(self.block3(y))
-        return torch.softmax(self.head(y).float(), dim=1)
+        return self.st3(self.block3(y))
 
     def transformed(self, x: torch.Tensor) -> torch.Tensor | None:
         return self.st1(x) if self.n_st >= 1 else None
@@ -111,5 +121,5 @@ class DACNet(LabelFeatureNet):
         )
         self.head = _head(k, (k,), k, cfg.dropout)
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.head(self.features(x)).float(), dim=1)
+    def trunk(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
