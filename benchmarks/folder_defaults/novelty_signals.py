@@ -40,7 +40,8 @@ def candidates(model, centers, cfg, x: torch.Tensor) -> dict[str, torch.Tensor]:
     _, conf, dist = soft_assign(z, centers, cfg.method.alpha, lf)
     out = {"centre distance": torch.as_tensor(dist), "1 - confidence": 1 - torch.as_tensor(conf),
            "5-NN, L2-normalised embedding": F.normalize(z.float(), dim=1),
-           "5-NN, standardised layer statistics": novelty.features(model, x)}
+           "5-NN, standardised layer statistics": novelty.features(model, x)["model"],
+           "5-NN, standardised image statistics": novelty.features(model, x)["image"]}
     xf = x.float() / 255
     if hasattr(model.ae, "penultimate"):
         model.eval()
@@ -83,6 +84,11 @@ def main() -> int:
                 thr = torch.quantile(tr.float(), 0.99)
                 get = {n: scores[n][name].float() for n in ("held", "noise")}
             flagged[name] = {n: round(float((v > thr).float().mean()), 4) for n, v in get.items()}
+        # what predict uses: the larger of the two groups' scores, each in units of its own quantile
+        ref_t, summ = novelty.fit_reference(model, sets["train"])
+        flagged["novelty: layer and image statistics (kept)"] = {
+            n: round(float((novelty.score(model, sets[n], ref_t) > summ["threshold"]).float().mean()), 4)
+            for n in ("held", "noise")}
         rec = {"run": Path(run).name, "method": result.get("method"), "flagged": flagged}
         recs.append(rec)
         print(json.dumps(rec))
