@@ -38,10 +38,11 @@ def candidates(model, centers, cfg, x: torch.Tensor) -> dict[str, torch.Tensor]:
     z = model.embed(x)
     lf = getattr(model.ae, "label_features", False)
     _, conf, dist = soft_assign(z, centers, cfg.method.alpha, lf)
+    groups = novelty.features(model, x)
     out = {"centre distance": torch.as_tensor(dist), "1 - confidence": 1 - torch.as_tensor(conf),
            "5-NN, L2-normalised embedding": F.normalize(z.float(), dim=1),
-           "5-NN, standardised layer statistics": novelty.features(model, x)["model"],
-           "5-NN, standardised image statistics": novelty.features(model, x)["image"]}
+           "5-NN, standardised layer statistics": groups["model"],
+           "5-NN, standardised image statistics": groups["image"]}
     xf = x.float() / 255
     if hasattr(model.ae, "penultimate"):
         model.eval()
