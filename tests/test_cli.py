@@ -184,11 +184,10 @@ def test_bad_input_one_line_error(args, message, photo_folder, tmp_path):
     out = ["--out", tmp_path / "runs"] if args[0] in ("cluster", "fit") else []
     argv = [str(subs.get(a, a)) for a in args] + [str(o) for o in out]
     r = (cli if message in AS_SUBPROCESS else cli_here)(*argv, cwd=tmp_path)
-    code, stderr = r.returncode, r.stderr
-    assert code == 2, stderr
-    assert "Traceback" not in stderr
-    err = [line for line in stderr.splitlines() if line.startswith("error:")]
-    assert len(err) == 1 and message in err[0], stderr
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    err = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and message in err[0], r.stderr
     assert not (tmp_path / "runs").exists() and not (tmp_path / "missing").exists()  # nothing created
     assert not (empty / "report.html").exists()
 

@@ -23,7 +23,7 @@ def test_every_method_fits_tiny_data(name, tiny_digits, fast_sets):
         # ... and 30 epochs (90 steps): after 10, GAP-DCEC's embedding is at chance + 0.04 to 0.1 by seed
         # and precision, too close to the bar below to say anything.
         extra = {"pretrain.epochs": 30}
-        if cfg.encoder.name == "vgg_cae":  # the paper's widths cost 3-8x the time here and test nothing more
+        if cfg.encoder.name == "vgg_cae":  # the paper's widths take ~3x the time here and test nothing more
             extra["encoder.filters"] = "[8,16,32,64]"  # (tests/test_registry_contract.py checks the default net)
         cfg = make_config(name, sets=fast_sets(**extra))
     res = fit(cfg, tiny_digits)
