@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="run a variant of the table's cells with this setting changed (repeatable; needs --variant)")
     p.add_argument("--variant", default=None, metavar="NAME",
-                   help="name of the variant: its cells go to RESULTS/TABLE/PROFILE+NAME/, reported as their own section")
+                   help="name of the variant: its cells go to RESULTS/TABLE/PROFILE+NAME/, reported as their own section "
+                        "(with 'curves': draw that variant's cells)")
     return ap
 
 
@@ -323,7 +324,8 @@ def _bench(args) -> int:
             raise UserError("deepclust bench curves needs a table name, e.g. deepclust bench curves stdac-table2")
         from .bench import curves
 
-        for path in curves.write(args.rest[0], profile=args.profile, results=args.results):
+        folder = f"{args.profile}+{args.variant}" if args.variant else args.profile
+        for path in curves.write(args.rest[0], profile=folder, results=args.results):
             print(path)
         return 0
     from .config import parse_sets

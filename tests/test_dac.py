@@ -281,6 +281,14 @@ def test_stdac_table_cells_and_learning_curves(tmp_path):
     end = data["st_end"]["MNIST"]["ST-DAC + 1 ST"]["0"]
     assert end["warnings"] == 1 and end["st1"] == {"det_mean": 0.01} and "DAC*" not in data["st_end"]["MNIST"]
     assert paths[1].stat().st_size > 1000  # the PNG
+    # a variant's cells get their own curves: deepclust bench curves TABLE --variant NAME
+    import shutil
+
+    from deepclust.cli import main
+
+    shutil.copytree(folder, tmp_path / "stdac-table2" / "quick+1-epoch", ignore=shutil.ignore_patterns("curves.*"))
+    assert main(["bench", "curves", "stdac-table2", "--variant", "1-epoch", "--results", str(tmp_path)]) == 0
+    assert (tmp_path / "stdac-table2" / "quick+1-epoch" / "curves.png").is_file()
 
 
 def test_the_label_pass_runs_without_a_graph_and_trains_the_same(monkeypatch):
