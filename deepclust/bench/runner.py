@@ -95,6 +95,7 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
                         f"({run_dir.checkpoint_path})")
                 if t.share_pretraining and cfg.pretrain.losses:
                     shared = _shared_pretraining(cfg, data, ds, run_dir, log, resumed=resumed is not None)
+                commit = git_commit()  # the code this cell trains with (HEAD may move during a long cell)
                 t0 = time.perf_counter()
                 res = fit(cfg, data, run=run_dir,
                           resume=resumed is not None or (shared is not None and shared["resume"]))
@@ -112,13 +113,15 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
                     "row_overrides": t.row_overrides(row), **res.metrics,
                     **({"variant": variant, "variant_sets": sets} if variant else {}),
                     "paper": t.paper.get((row, col)), "wall_s": round(wall, 2), "stage_s": res.stage_s,
-                    "device": res.device, "torch": torch.__version__, "git_commit": git_commit(),
+                    "device": res.device, "torch": torch.__version__, "git_commit": commit,
                     "n_images": len(data), "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
                     "run_dir": str(run_dir.path),
                     "pretrain_shared": None if shared is None else {
                         "key": shared["key"], "reused": shared["resume"], "pretrain_s": shared["pretrain_s"]},
                     "config": to_dict(cfg),
                 }
+                if git_commit() != commit:  # committed to while it ran: say so, the code it ran is `git_commit`
+                    rec["git_commit_at_end"] = git_commit()
                 if resumed is not None:  # wall_s and stage_s count only the time after the restart
                     rec["resumed_at"] = resumed
                 out.parent.mkdir(parents=True, exist_ok=True)
