@@ -324,7 +324,7 @@ def _bench(args) -> int:
             raise UserError("deepclust bench curves needs a table name, e.g. deepclust bench curves stdac-table2")
         from .bench import curves
 
-        folder = f"{args.profile}+{args.variant}" if args.variant else args.profile
+        folder = runner.profile_folder(args.profile, args.variant)
         for path in curves.write(args.rest[0], profile=folder, results=args.results):
             print(path)
         return 0

@@ -27,10 +27,14 @@ def _slug(s: str) -> str:
     return s.lower().replace(" ", "").replace("-", "")
 
 
+def profile_folder(profile: str, variant: str | None = None) -> str:
+    """The folder of a profile's cells under RESULTS/TABLE/: PROFILE, or PROFILE+VARIANT."""
+    return profile if not variant else f"{profile}+{variant}"
+
+
 def cell_path(results: Path, table: str, profile: str, row: str, col: str, seed: int,
               variant: str | None = None) -> Path:
-    folder = profile if not variant else f"{profile}+{variant}"
-    return results / table / folder / f"{_slug(row)}__{_slug(col)}__s{seed}.json"
+    return results / table / profile_folder(profile, variant) / f"{_slug(row)}__{_slug(col)}__s{seed}.json"
 
 
 _VARIANT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -120,8 +124,9 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
                         "key": shared["key"], "reused": shared["resume"], "pretrain_s": shared["pretrain_s"]},
                     "config": to_dict(cfg),
                 }
-                if git_commit() != commit:  # committed to while it ran: say so, the code it ran is `git_commit`
-                    rec["git_commit_at_end"] = git_commit()
+                end_commit = git_commit()
+                if end_commit != commit:  # committed to while it ran: say so, the code it ran is `git_commit`
+                    rec["git_commit_at_end"] = end_commit
                 if resumed is not None:  # wall_s and stage_s count only the time after the restart
                     rec["resumed_at"] = resumed
                 out.parent.mkdir(parents=True, exist_ok=True)
