@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run a variant of the table's cells with this setting changed (repeatable; needs --variant)")
     p.add_argument("--variant", default=None, metavar="NAME",
                    help="name of the variant: its cells go to RESULTS/TABLE/PROFILE+NAME/, reported as their own section "
-                        "(with 'curves': draw that variant's cells)")
+                        "(with 'curves': draw that variant's cells); once it holds cells, leaving --set out reuses "
+                        "their settings (e.g. to add a seed) and different --set values are refused")
     return ap
 
 

@@ -181,6 +181,21 @@ def test_a_variant_runs_apart_from_the_table_and_is_reported_with_what_it_change
                                (None, "empty", "changes nothing")]:
         with pytest.raises(UserError, match=msg):
             runner.run("tiny-var", seeds=[0], results=tmp_path, log=lambda s: None, sets=sets, variant=variant)
+    # a variant that holds cells keeps their settings: without --set they are reused for a new seed ...
+    more = runner.run("tiny-var", seeds=[1], rows=["K-means"], results=tmp_path, log=lambda s: None,
+                      variant="n-init-3")
+    assert json.loads(more[0].read_text())["config"]["method"]["n_init"] == 3
+    assert runner.run("tiny-var", seeds=[1], rows=["K-means"], results=tmp_path, log=lambda s: None,
+                      sets={"method": {"n_init": 3.0}}, variant="n-init-3") == []  # same settings: cell skipped
+    # ... and other --set values are refused before anything runs, so one variant never mixes settings
+    with pytest.raises(UserError, match="already holds cells run with method.n_init=3.*method.n_init=4"):
+        runner.run("tiny-var", seeds=[2], rows=["K-means"], results=tmp_path, log=lambda s: None,
+                   sets={"method": {"n_init": 4}}, variant="n-init-3")
+    assert not (var[0].parent / var[0].name.replace("s0", "s2")).exists()
+    odd = json.loads(more[0].read_text()) | {"variant_sets": {"method": {"n_init": 5}}}
+    (var[0].parent / "odd.json").write_text(json.dumps(odd))
+    with pytest.raises(UserError, match="different settings"):
+        runner.run("tiny-var", seeds=[2], results=tmp_path, log=lambda s: None, variant="n-init-3")
     # the CLI refuses --set without --variant in one line, before loading anything
     p = subprocess.run([sys.executable, "-m", "deepclust", "bench", "gapdcec-table1", "--set", "cluster.tol=0"],
                        capture_output=True, text=True)

@@ -40,15 +40,54 @@ def cell_path(results: Path, table: str, profile: str, row: str, col: str, seed:
 _VARIANT = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
-def check_variant(sets: dict | None, variant: str | None) -> None:
+def _normal(sets: dict | None) -> Any:
+    """Settings as a result file holds them (JSON round trip: tuples become lists), for comparing."""
+    return json.loads(json.dumps(sets or {}))
+
+
+def recorded_sets(folder: Path) -> dict | None:
+    """The settings the cells in a variant's folder were run with (None when it holds no cell yet).
+
+    Raises when its cells disagree: a variant folder stands for one set of changed settings."""
+    seen: dict[str, Path] = {}
+    for f in sorted(folder.glob("*.json")):
+        try:
+            d = json.loads(f.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(d, dict) and "variant_sets" in d:
+            seen.setdefault(json.dumps(d["variant_sets"], sort_keys=True), f)
+    if len(seen) > 1:
+        files = ", ".join(p.name for p in seen.values())
+        raise UserError(f"the cells in {folder} were run with different settings ({files}): move the odd ones "
+                        f"to a variant of their own")
+    return json.loads(next(iter(seen))) if seen else None
+
+
+def check_variant(sets: dict | None, variant: str | None, folder: Path | None = None) -> dict | None:
+    """Check --set/--variant and return the settings to run the variant with.
+
+    A variant whose folder already holds cells keeps their settings: without --set they are reused (so
+    `--variant NAME --seeds 3` adds a seed to it), and --set values that differ from them are refused,
+    so that one variant never mixes cells run with different settings."""
     if sets and not variant:
         raise UserError("bench with --set changes the table's settings: name the variant with --variant NAME "
                         "(its cells go to <table>/<profile>+NAME/, apart from the table's own)")
-    if variant is not None and not _VARIANT.match(variant):
+    if variant is None:
+        return sets
+    if not _VARIANT.match(variant):
         raise UserError(f"--variant '{variant}': use lower-case letters, digits, '.', '_' or '-' "
                         f"(at most 64, e.g. --variant adam-cluster)")
-    if variant and not sets:
-        raise UserError(f"--variant {variant} without --set changes nothing: add --set key=value")
+    recorded = recorded_sets(folder) if folder is not None and folder.is_dir() else None
+    if recorded is not None and sets and _normal(sets) != recorded:
+        raise UserError(f"--variant {variant} already holds cells run with {_flat_sets(recorded)}; these --set "
+                        f"values differ ({_flat_sets(_normal(sets))}): repeat its settings, leave --set out "
+                        f"to reuse them, or name a new variant")
+    if not sets:
+        if recorded is None:
+            raise UserError(f"--variant {variant} without --set changes nothing: add --set key=value")
+        return recorded
+    return sets
 
 
 def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets=None, results=None,
@@ -61,8 +100,10 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
     import torch
 
     t = get_table(table)
-    check_variant(sets, variant)
     results = Path(results) if results else DEFAULT_RESULTS
+    sets = check_variant(sets, variant, results / table / profile_folder(profile, variant))
+    if variant and sets:
+        log(f"variant {variant}: {_flat_sets(_normal(sets))}")
     written = []
     cache: dict[str, Any] = {}
     # Seeds outermost, so a long run interrupted half-way leaves every cell with some seeds.
