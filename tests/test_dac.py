@@ -248,6 +248,7 @@ def test_dac_methods_fit_and_write_pictures(method, size, tmp_path):
 
 def test_stdac_table_cells_and_learning_curves(tmp_path):
     import json
+    import shutil
 
     from deepclust.bench import curves
     from deepclust.bench.tables import get_table
@@ -281,9 +282,11 @@ def test_stdac_table_cells_and_learning_curves(tmp_path):
     end = data["st_end"]["MNIST"]["ST-DAC + 1 ST"]["0"]
     assert end["warnings"] == 1 and end["st1"] == {"det_mean": 0.01} and "DAC*" not in data["st_end"]["MNIST"]
     assert paths[1].stat().st_size > 1000  # the PNG
+    # a cell whose run folder is gone (run on another machine) keeps the curve curves.json has for it
+    shutil.rmtree(tmp_path / "runs" / "ST-DAC + 1 ST1")
+    again = json.loads(curves.write("stdac-table2", "quick", results=tmp_path)[0].read_text())
+    assert again["MNIST"]["ST-DAC + 1 ST"] == data["MNIST"]["ST-DAC + 1 ST"] and again["st_end"] == data["st_end"]
     # a variant's cells get their own curves: deepclust bench curves TABLE --variant NAME
-    import shutil
-
     from deepclust.cli import main
 
     shutil.copytree(folder, tmp_path / "stdac-table2" / "quick+1-epoch", ignore=shutil.ignore_patterns("curves.*"))

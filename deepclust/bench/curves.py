@@ -24,6 +24,10 @@ def collect(table: str, profile: str = "quick", results=None) -> dict[str, Any]:
         raise UserError(f"no results in {folder}: run 'deepclust bench {table} --profile {profile}' first")
     out: dict[str, Any] = defaultdict(lambda: defaultdict(dict))
     st_end: dict[str, Any] = defaultdict(lambda: defaultdict(dict))
+    # A cell whose run folder is not on this machine (run elsewhere, or runs/ cleaned) keeps the curve the
+    # committed curves.json has for it, so regenerating the figure never drops seeds.
+    kept = folder / "curves.json"
+    prior = json.loads(kept.read_text()) if kept.is_file() else {}
     devices, torches = set(), set()
     for cell in cells:
         rec = json.loads(cell.read_text())
@@ -48,6 +52,12 @@ def collect(table: str, profile: str = "quick", results=None) -> dict[str, Any]:
             if last_st is not None:
                 st_end[rec["dataset"]][rec["row"]][str(rec["seed"])] = {
                     **{k: v for k, v in last_st.items() if k not in ("stage", "event")}, "warnings": warnings}
+        else:
+            ds, row, seed = rec["dataset"], rec["row"], str(rec["seed"])
+            points = (prior.get(ds) or {}).get(row, {}).get(seed) or []
+            old_st = ((prior.get("st_end") or {}).get(ds) or {}).get(row, {}).get(seed)
+            if old_st is not None:
+                st_end[ds][row][seed] = old_st
         out[rec["dataset"]][rec["row"]][str(rec["seed"])] = points
     # where the curves were measured, as every result file says (taken from the cells)
     out["device"] = ", ".join(sorted(devices))
