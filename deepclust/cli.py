@@ -245,13 +245,14 @@ def _predict(args) -> int:
 
     _need_folder(args.folder, "give the folder that holds the new images")
     folder = Path(args.folder).resolve()
+    # the run first: a missing or broken RUN_DIR is the problem to name, not the output path inside it
+    cfg, model, centers, result = load_model(args.run_dir)
     out = Path(args.output) if args.output else Path(args.run_dir) / f"predictions-{folder.name or 'root'}.csv"
     if out.is_dir():
         raise UserError(f"--output {out} is a folder: give a file name, e.g. {out / 'predictions.csv'}")
     if not out.parent.is_dir():
         raise UserError(f"cannot write {out}: the folder {out.parent} does not exist; create it or choose "
                         f"another --output")
-    cfg, model, centers, result = load_model(args.run_dir)
     c, h, w = result["image_shape"]
     # Always the folder, even one named like a built-in dataset ('digits/').
     data = load_folder(folder, image_size=h, channels=c)

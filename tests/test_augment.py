@@ -54,6 +54,8 @@ def test_batch_gets_per_sample_parameters_on_one_warp():
 @pytest.mark.parametrize("kwargs, message", [
     ({"shear": 89.5}, "shear"), ({"scale": (0.0, 1.0)}, "scale"), ({"scale": (1.0, 0.5)}, "scale"),
     ({"rotation": (10.0, -10.0)}, "rotation"), ({"hflip": 2.0}, "hflip"),
+    ({"scale": (0.5, float("nan"))}, "finite"), ({"rotation": (0.0, float("inf"))}, "finite"),
+    ({"scale": (0.5, float("inf"))}, "finite"), ({"shift": float("nan")}, "finite"),
 ])
 def test_impossible_ranges_fail_clearly(kwargs, message):
     with pytest.raises(UserError, match=message):

@@ -171,6 +171,17 @@ BAD_INPUT = [
     (["cluster", "{photos}", "--image-size", "0"], "--image-size 0"),
     (["cluster", "{photos}", "--image-size", "3"], "too small"),
     (["fit", "--data", "digits", "--config", "{png}"], "not a text file"),
+    (["fit", "--data", "digits", "--set", "method=dec"], "'method' must be a mapping"),
+    (["fit", "--data", "digits", "--set", "method.name=[1]"], "method.name must be"),
+    (["cluster", "{photos}", "--set", "encoder.dropout=1.5"], "encoder.dropout"),
+    (["cluster", "{photos}", "--set", "method.alpha=0"], "method.alpha"),
+    (["cluster", "{photos}", "--set", "encoder.filters=[32,0,128]"], "encoder.filters widths"),
+    (["cluster", "{photos}", "--set", "cluster.update_interval=-5"], "cluster.update_interval"),
+    (["cluster", "{photos}", "--set", "cluster.tol=.nan"], "cluster.tol"),
+    (["cluster", "{photos}", "--set", "pretrain.epochs=.inf"], "finite"),
+    (["cluster", "{photos}", "--set", "method.n_init=0"], "method.n_init"),
+    (["cluster", "{photos}", "--set", "train.checkpoint_every=0"], "train.checkpoint_every"),
+    (["predict", "{missing}", "{photos}"], "(config.yaml missing)"),
 ]
 AS_SUBPROCESS = {"no image files", "unknown method 'nope'", "not a finished run folder", "unknown table"}
 

@@ -8,6 +8,8 @@ non-square images the normalised coordinates stretch rotations with the aspect r
 """
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass
 
 import torch
@@ -56,6 +58,10 @@ class RandomAffine:
     hflip: float = 0.0  # probability
 
     def __post_init__(self):
+        values = (*self.rotation, self.shear, *self.scale, self.shift, self.hflip)
+        if not all(math.isfinite(float(v)) for v in values):
+            raise UserError(f"augmentation ranges must be finite numbers, got rotation={self.rotation}, "
+                            f"shear={self.shear}, scale={self.scale}, shift={self.shift}, hflip={self.hflip}")
         if not 0 <= self.shear < 89.0:
             raise UserError(f"shear must be in [0, 89) degrees, got {self.shear}: a shear near 90° is degenerate")
         lo, hi = self.scale

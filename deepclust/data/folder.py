@@ -9,6 +9,8 @@ reports. Decoded results are cached (see cache.py) so a second run does not deco
 
 from __future__ import annotations
 
+import math
+
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -148,6 +150,8 @@ def max_decode_pixels() -> int:
         mp = float(raw) if raw.strip() else DEFAULT_MAX_MEGAPIXELS
     except ValueError:
         raise UserError(f"DEEPCLUST_MAX_MEGAPIXELS={raw!r} is not a number: set it to megapixels, e.g. 400") from None
+    if not (math.isfinite(mp) and mp > 0):
+        raise UserError(f"DEEPCLUST_MAX_MEGAPIXELS={raw!r} must be a positive, finite number of megapixels, e.g. 400")
     return int(mp * 1_000_000)
 
 

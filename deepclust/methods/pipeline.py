@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,14 +33,29 @@ def make_config(method: str, config_file: str | None = None, sets: list[str] | N
                 overrides: dict[str, Any] | None = None, base: dict[str, Any] | None = None) -> RunConfig:
     """Method defaults < base (profile / folder defaults) < config file < overrides (CLI flags) < --set."""
     file_data = load_yaml(config_file) if config_file else {}
-    name = (parse_sets(sets).get("method", {}) or {}).get("name") or \
-        (overrides or {}).get("method", {}).get("name") or file_data.get("method", {}).get("name") or method
+    name = _method_name(parse_sets(sets), "--set") or _method_name(overrides or {}, "the options") or \
+        _method_name(file_data, f"config file '{config_file}'") or method
     cfg = from_dict(recipe(name).defaults)
     cfg = merge(cfg, {"method": {"name": name}})
     cfg = merge(cfg, base or {})
     cfg = merge(cfg, file_data)
     cfg = merge(cfg, overrides or {})
     return merge(cfg, parse_sets(sets))
+
+
+def _method_name(data: dict[str, Any], where: str) -> str | None:
+    """The method name a config source asks for, if any; a malformed `method` section is a UserError."""
+    section = data.get("method")
+    if section is None:
+        return None
+    if not isinstance(section, dict):
+        raise UserError(f"{where}: 'method' must be a mapping such as {{name: dec, n_clusters: 10}}, got {section!r}")
+    name = section.get("name")
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name:
+        raise UserError(f"{where}: method.name must be a method's name (see `deepclust list`), got {name!r}")
+    return name
 
 
 @dataclass
@@ -120,8 +136,27 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
             raise UserError(f"{sname}.epochs must be 0 or more (0 skips the stage), got {stage.epochs}")
         if stage.max_steps is not None and stage.max_steps < 0:
             raise UserError(f"{sname}.max_steps must be 0 or more (or null for the epochs), got {stage.max_steps}")
+        if stage.epochs is not None and not math.isfinite(stage.epochs):
+            raise UserError(f"{sname}.epochs must be a finite number, got {stage.epochs} (use max_steps to cap by steps)")
+        if stage.update_interval < 0:
+            raise UserError(f"{sname}.update_interval must be 0 (once an epoch) or more steps, got {stage.update_interval}")
+        if not (stage.tol >= 0):  # also refuses NaN
+            raise UserError(f"{sname}.tol must be 0 or more (a fraction of labels, e.g. 0.001), got {stage.tol}")
     if cfg.train.seed < 0:
         raise UserError(f"seed {cfg.train.seed}: use a seed of 0 or more")
+    for key in ("log_every", "checkpoint_every", "eval_max"):
+        if getattr(cfg.train, key) < 1:
+            raise UserError(f"train.{key} must be at least 1, got {getattr(cfg.train, key)}")
+    if cfg.method.n_init < 1:
+        raise UserError(f"method.n_init (k-means restarts) must be at least 1, got {cfg.method.n_init}")
+    if not (math.isfinite(cfg.method.alpha) and cfg.method.alpha > 0):
+        raise UserError(f"method.alpha (the Student-t degrees of freedom) must be a positive number, got {cfg.method.alpha}")
+    if not (0.0 <= cfg.encoder.dropout < 1.0):
+        raise UserError(f"encoder.dropout must be in [0, 1), got {cfg.encoder.dropout}")
+    for key in ("hidden", "filters"):
+        widths = getattr(cfg.encoder, key)
+        if any(w < 1 for w in widths):
+            raise UserError(f"encoder.{key} widths must be at least 1, got {list(widths)}")
     if cfg.encoder.embed_dim < 1:
         raise UserError(f"encoder.embed_dim must be at least 1, got {cfg.encoder.embed_dim}")
     # Build what training will build (device, precision, network, each stage's optimiser) so that a bad

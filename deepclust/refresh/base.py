@@ -61,7 +61,7 @@ class Refresher:
 
 
 class PeriodicRefresher(Refresher):
-    """A refresher that runs every `stage.update_interval` steps from step 0; 0 or less means once
+    """A refresher that runs every `stage.update_interval` steps from step 0; 0 means once
     per epoch (resolved in `setup`, when the stage's steps per epoch are known)."""
 
     def __init__(self, update_interval: int):
