@@ -245,7 +245,7 @@ def _predict(args) -> int:
 
     _need_folder(args.folder, "give the folder that holds the new images")
     folder = Path(args.folder).resolve()
-    # the run first: a missing or broken RUN_DIR is the problem to name, not the output path inside it
+    # the run before the output path: a missing or broken RUN_DIR is the problem to name, not a path inside it
     cfg, model, centers, result = load_model(args.run_dir)
     out = Path(args.output) if args.output else Path(args.run_dir) / f"predictions-{folder.name or 'root'}.csv"
     if out.is_dir():

@@ -182,6 +182,14 @@ BAD_INPUT = [
     (["cluster", "{photos}", "--set", "method.n_init=0"], "method.n_init"),
     (["cluster", "{photos}", "--set", "train.checkpoint_every=0"], "train.checkpoint_every"),
     (["predict", "{missing}", "{photos}"], "(config.yaml missing)"),
+    (["cluster", "{photos}", "--set", "cluster.losses.kl_target=-1"], "cluster.losses.kl_target must be a weight"),
+    (["cluster", "{photos}", "--set", "pretrain.losses.recon=.nan"], "pretrain.losses.recon must be a weight"),
+    (["cluster", "{photos}", "--set", "cluster.optim.name=sgd", "--set", "cluster.optim.momentum=2"],
+     "cluster.optim.momentum must be in [0, 1)"),
+    (["cluster", "{photos}", "--set", "cluster.optim.lr=.inf"], "cluster.optim.lr must be a finite"),
+    (["cluster", "{photos}", "--set", "cluster.optim.weight_decay=.inf"], "cluster.optim.weight_decay"),
+    (["bench", "gapdcec-table1", "--datasets", "mnist-full"], "use one of MNIST-full"),
+    (["bench", "gapdcec-table1", "--rows", "DEK"], "--rows: no 'DEK'"),
 ]
 AS_SUBPROCESS = {"no image files", "unknown method 'nope'", "not a finished run folder", "unknown table"}
 

@@ -330,7 +330,7 @@ def test_folder_exif_orientation_and_decompression_bomb(tmp_path, monkeypatch):
     assert s.skipped[0][0] == "huge.png" and "too large" in s.skipped[0][1]
     assert "80×80" in s.skipped[0][1] and "DEEPCLUST_MAX_MEGAPIXELS" in s.skipped[0][1]
     assert Image.MAX_IMAGE_PIXELS == 2000  # PIL's own setting is back
-    for bad in ("lots", "nan", "inf", "0", "-5"):
+    for bad in ("lots", "nan", "inf", "0", "-5", "1e-7"):
         monkeypatch.setenv("DEEPCLUST_MAX_MEGAPIXELS", bad)
         with pytest.raises(UserError, match="DEEPCLUST_MAX_MEGAPIXELS"):
             load_folder(root, image_size=16)

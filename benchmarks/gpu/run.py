@@ -147,7 +147,7 @@ def stage_speed(out: Path, device: str, steps: int = 300) -> dict:
     rec: dict = {"device": device, "steps": steps, "batch_size": 256, "data": "mnist-test", "runs": []}
     modes = ("none", "default", "reduce-overhead")
     for method, compile_ in ((m, c) for m in ("ae-kmeans", "dcec") for c in modes):
-        over = {"train": {"device": device, "progress": False, "log_every": steps // 3, "compile": compile_,
+        over = {"train": {"device": device, "progress": False, "log_every": max(1, steps // 3), "compile": compile_,
                           "checkpoint_every": 10**9},
                 "pretrain": {"epochs": None, "max_steps": steps}, "cluster": {"epochs": 0, "max_steps": 0,
                                                                                "losses": {}, "refreshers": []},

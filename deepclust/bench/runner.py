@@ -90,6 +90,14 @@ def check_variant(sets: dict | None, variant: str | None, folder: Path | None = 
     return sets
 
 
+def _check_names(flag: str, given, known: set, shown: list) -> None:
+    """A --rows/--datasets name that matches nothing would silently run nothing: refuse it."""
+    bad = [n for n in (given or ()) if n not in known]
+    if bad:
+        raise UserError(f"{flag}: no {', '.join(map(repr, bad))} in this table; "
+                        f"use one of {', '.join(shown)}")
+
+
 def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets=None, results=None,
         data_root: str | None = None, device: str | None = None, log=print, sets: dict | None = None,
         variant: str | None = None) -> list[Path]:
@@ -104,6 +112,8 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
     sets = check_variant(sets, variant, results / table / profile_folder(profile, variant))
     if variant and sets:
         log(f"variant {variant}: {_flat_sets(_normal(sets))}")
+    _check_names("--rows", rows, {n for r in t.rows for n in (r, t.row_method(r))}, list(t.rows))
+    _check_names("--datasets", datasets, {n for c, d in t.datasets.items() for n in (c, d)}, list(t.datasets))
     written = []
     cache: dict[str, Any] = {}
     # Seeds outermost, so a long run interrupted half-way leaves every cell with some seeds.

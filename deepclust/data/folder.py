@@ -150,8 +150,8 @@ def max_decode_pixels() -> int:
         mp = float(raw) if raw.strip() else DEFAULT_MAX_MEGAPIXELS
     except ValueError:
         raise UserError(f"DEEPCLUST_MAX_MEGAPIXELS={raw!r} is not a number: set it to megapixels, e.g. 400") from None
-    if not (math.isfinite(mp) and mp > 0):
-        raise UserError(f"DEEPCLUST_MAX_MEGAPIXELS={raw!r} must be a positive, finite number of megapixels, e.g. 400")
+    if not (math.isfinite(mp) and mp * 1_000_000 >= 1):  # below a millionth no image has a pixel left
+        raise UserError(f"DEEPCLUST_MAX_MEGAPIXELS={raw!r} must be a finite number of megapixels of at least 1e-6, e.g. 400")
     return int(mp * 1_000_000)
 
 

@@ -97,6 +97,9 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
         if min(stage.batch_size, n) < world:
             raise UserError(f"{sname}.batch_size {stage.batch_size} cannot be split over {world} processes: "
                             f"set it to {world} or more, or start fewer processes")
+        for name, w in stage.losses.items():
+            if not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
+                raise UserError(f"{sname}.losses.{name} must be a weight of 0 or more (0 turns it off), got {w}")
         terms = _terms(stage)
         if stage.inputs not in ("clean", "augmented", "both"):
             raise UserError(f"{sname}.inputs must be clean, augmented or both, got '{stage.inputs}'")
@@ -139,7 +142,7 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
         if stage.epochs is not None and not math.isfinite(stage.epochs):
             raise UserError(f"{sname}.epochs must be a finite number, got {stage.epochs} (use max_steps to cap by steps)")
         if stage.update_interval < 0:
-            raise UserError(f"{sname}.update_interval must be 0 (once an epoch) or more steps, got {stage.update_interval}")
+            raise UserError(f"{sname}.update_interval must be 0 or more (steps between refreshes), got {stage.update_interval}")
         if not (stage.tol >= 0):  # also refuses NaN
             raise UserError(f"{sname}.tol must be 0 or more (a fraction of labels, e.g. 0.001), got {stage.tol}")
     if cfg.train.seed < 0:
@@ -169,6 +172,14 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
     for sname in STAGES:
         stage = getattr(cfg, sname)
         if _terms(stage):
+            o = stage.optim
+            # torch lets these through (an infinite rate, momentum of 2) and the run would diverge later.
+            if not (math.isfinite(o.lr) and o.lr > 0):
+                raise UserError(f"{sname}.optim.lr must be a finite number above 0, got {o.lr}")
+            if not (math.isfinite(o.weight_decay) and o.weight_decay >= 0):
+                raise UserError(f"{sname}.optim.weight_decay must be a finite number of 0 or more, got {o.weight_decay}")
+            if o.name == "sgd" and not (0 <= o.momentum < 1):
+                raise UserError(f"{sname}.optim.momentum must be in [0, 1) for sgd, got {o.momentum}")
             try:
                 make_optimizer(stage.optim, params, torch.device("cpu"))
             except ValueError as e:  # torch's own checks, e.g. a negative learning rate
