@@ -190,6 +190,9 @@ BAD_INPUT = [
     (["cluster", "{photos}", "--set", "cluster.optim.weight_decay=.inf"], "cluster.optim.weight_decay"),
     (["bench", "gapdcec-table1", "--datasets", "mnist-full"], "use one of MNIST-full"),
     (["bench", "gapdcec-table1", "--rows", "DEK"], "--rows: no 'DEK'"),
+    (["bench", "gapdcec-table1", "--seeds", "0", "-1"], "use seeds of 0 or more"),
+    (["bench", "report", "gapdcec-table1", "--variant", "keras-init"], "does not take --variant"),
+    (["bench", "curves", "stdac-table2", "--variant", "nope"], "--profile quick --variant nope' first"),
 ]
 AS_SUBPROCESS = {"no image files", "unknown method 'nope'", "not a finished run folder", "unknown table"}
 

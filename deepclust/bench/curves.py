@@ -21,7 +21,9 @@ def collect(table: str, profile: str = "quick", results=None) -> dict[str, Any]:
     folder = Path(results or DEFAULT_RESULTS) / table / profile
     cells = sorted(folder.glob("*__s*.json"))
     if not cells:
-        raise UserError(f"no results in {folder}: run 'deepclust bench {table} --profile {profile}' first")
+        base, _, variant = profile.partition("+")
+        raise UserError(f"no results in {folder}: run 'deepclust bench {table} --profile {base}"
+                        + (f" --variant {variant}" if variant else "") + "' first")
     out: dict[str, Any] = defaultdict(lambda: defaultdict(dict))
     st_end: dict[str, Any] = defaultdict(lambda: defaultdict(dict))
     # A cell whose run folder is not on this machine (run elsewhere, or runs/ cleaned) keeps the curve the

@@ -112,6 +112,8 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
     sets = check_variant(sets, variant, results / table / profile_folder(profile, variant))
     if variant and sets:
         log(f"variant {variant}: {_flat_sets(_normal(sets))}")
+    if any(s < 0 for s in seeds):
+        raise UserError(f"--seeds {' '.join(map(str, seeds))}: use seeds of 0 or more")
     _check_names("--rows", rows, {n for r in t.rows for n in (r, t.row_method(r))}, list(t.rows))
     _check_names("--datasets", datasets, {n for c, d in t.datasets.items() for n in (c, d)}, list(t.datasets))
     written = []
