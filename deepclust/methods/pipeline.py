@@ -174,8 +174,8 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
         if _terms(stage):
             o = stage.optim
             # torch lets these through (an infinite rate, momentum of 2) and the run would diverge later.
-            if not (math.isfinite(o.lr) and o.lr > 0):
-                raise UserError(f"{sname}.optim.lr must be a finite number above 0, got {o.lr}")
+            if not (math.isfinite(o.lr) and o.lr >= 0):  # 0 is allowed: it freezes the stage's weights
+                raise UserError(f"{sname}.optim.lr must be a finite number of 0 or more, got {o.lr}")
             if not (math.isfinite(o.weight_decay) and o.weight_decay >= 0):
                 raise UserError(f"{sname}.optim.weight_decay must be a finite number of 0 or more, got {o.weight_decay}")
             if o.name == "sgd" and not (0 <= o.momentum < 1):
