@@ -311,12 +311,12 @@ def _list() -> int:
 def _bench(args) -> int:
     from .bench import runner
 
-    if args.table in ("report", "curves") and (args.set or (args.table == "report" and args.variant)):
-        # these would be ignored: a report shows every profile and variant, curves only draw what ran
-        given = "--set" if args.set else "--variant"
-        raise UserError(f"deepclust bench {args.table} does not take {given}: "
-                        + ("it reports every profile and variant the table has" if args.table == "report"
-                           else "name the variant to draw with --variant"))
+    # flags these would silently ignore: a report shows every profile and variant, curves draw what ran
+    if args.table == "report" and (args.set or args.variant):
+        raise UserError(f"deepclust bench report does not take {'--set' if args.set else '--variant'}: "
+                        "it reports every profile and variant the table has")
+    if args.table == "curves" and args.set:
+        raise UserError("deepclust bench curves does not take --set: name the variant to draw with --variant")
     if args.table == "report":
         if not args.rest:
             raise UserError("deepclust bench report needs a table name, e.g. deepclust bench report gapdcec-table1")
