@@ -39,7 +39,7 @@ class EncoderConfig:
     hidden: tuple[int, ...] = (500, 500, 2000)  # mlp: DEC's d-500-500-2000-10
     filters: tuple[int, ...] = (32, 64, 128)  # conv_ae: DCEC's 5x5/5x5/3x3 stride-2 convs
     embed_dim: int = 10
-    pool: str = "flatten"  # conv_ae: flatten (DCEC) | gap (GAP-DCEC: global average pooling)
+    pool: str = "flatten"  # conv_ae: flatten (DCEC) | gap (GAP-DCEC: global average pooling) | gap-add | flatten+gap (readings of GAP-DCEC eq. 3)
     batch_norm: bool = False  # DCEC has none; deeper photo encoders may want it
     st_layers: int = 0  # stdac_cnn: spatial-transformer layers (0-3: input, after block 2, after block 3)
     dropout: float = 0.0  # label-feature nets: dropout after the hidden dense layer (ST-DAC's code: 0.5)

@@ -18,7 +18,9 @@ def test_encoder_contract(name, shape):
     torch.manual_seed(0)
     from deepclust.errors import UserError
 
-    for pool in (("flatten", "gap") if name == "conv_ae" else ("flatten",)):
+    from deepclust.nets.conv_ae import POOLS
+
+    for pool in (POOLS if name == "conv_ae" else ("flatten",)):
         try:
             ae = build_autoencoder(EncoderConfig(name=name, pool=pool), shape)
         except UserError as e:  # an encoder may refuse images too small for it, with a clear message
@@ -53,6 +55,25 @@ def test_gap_and_flatten_differ_on_28px():
     g = build_autoencoder(EncoderConfig(name="conv_ae", pool="gap"), (1, 28, 28))
     assert f.embed.in_features == 128 * 3 * 3  # DCEC: 28 -> 14 -> 7 -> 3
     assert g.embed.in_features == 128  # GAP-DCEC: one value per feature map
+
+
+def test_gap_eq3_readings_by_hand():
+    """GAP-DCEC eq. 3, f(x) = relu[(x*W) + F^k]: `gap-add` and `flatten+gap` against the same sums by hand."""
+    torch.manual_seed(0)
+    x = torch.rand(3, 1, 28, 28)
+    add = build_autoencoder(EncoderConfig(name="conv_ae", pool="gap-add"), (1, 28, 28))
+    cat = build_autoencoder(EncoderConfig(name="conv_ae", pool="flatten+gap"), (1, 28, 28))
+    assert add.embed.in_features == 128 * 3 * 3 and cat.embed.in_features == 128 * 3 * 3 + 128
+    cat.features.load_state_dict(add.features.state_dict())
+    a = add.features[:-1](x)  # the last conv's pre-activation, 3 x 128 x 3 x 3
+    fk = torch.relu(a).mean(dim=(2, 3))  # F^k: one average per feature map (eq. 2)
+    h = torch.relu(a + fk[:, :, None, None]).flatten(1)
+    assert torch.allclose(add.encode(x), h @ add.embed.weight.T + add.embed.bias, atol=1e-5)
+    hc = torch.cat([torch.relu(a).flatten(1), fk], dim=1)
+    assert torch.allclose(cat.encode(x), hc @ cat.embed.weight.T + cat.embed.bias, atol=1e-5)
+    flat = build_autoencoder(EncoderConfig(name="conv_ae", pool="flatten"), (1, 28, 28))
+    flat.load_state_dict(add.state_dict())
+    assert not torch.allclose(flat.encode(x), add.encode(x))  # adding F^k changes the embedding
 
 
 @pytest.mark.parametrize("name", LOSSES.names())

@@ -4,6 +4,13 @@ Encoder: conv 32 5x5 s2 -> conv 64 5x5 s2 -> conv 128 3x3 s2 (padding "valid" wh
 not divisible by 8, so 28 -> 14 -> 7 -> 3 as in the reference) -> flatten (DCEC) or global
 average pooling (GAP-DCEC, Kolla & VenuGopal eq. 2) -> dense embedding (10). The decoder mirrors
 the flatten path: dense -> reshape -> three transposed convs back to the input size.
+
+GAP-DCEC's paper says two things: its text pools "instead of" flattening (`pool="gap"`, the recipe's
+reading), and its eq. 3 writes the encoder as f(x) = relu[(x*W) + F^k], the last conv's output plus
+the global average F^k of its feature maps, before the dense embedding. Two readings of eq. 3 are
+built so that they can be measured: `gap-add` adds F^k to every position of the last conv's
+pre-activation, applies the ReLU and flattens (the spatial map is kept); `flatten+gap` concatenates
+the flattened maps with F^k.
 """
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ from ..errors import UserError
 from ..registry import ENCODERS
 
 _KERNELS = (5, 5, 3)
+POOLS = ("flatten", "gap", "gap-add", "flatten+gap")
 
 
 def _kernels(n: int) -> list[int]:
@@ -27,8 +35,8 @@ class ConvAutoencoder(nn.Module):
     def __init__(self, cfg: EncoderConfig, in_shape: tuple[int, int, int]):
         super().__init__()
         c, h, w = in_shape
-        if cfg.pool not in ("flatten", "gap"):
-            raise UserError(f"encoder.pool must be 'flatten' or 'gap', got '{cfg.pool}'")
+        if cfg.pool not in POOLS:
+            raise UserError(f"encoder.pool must be one of {', '.join(POOLS)}, got '{cfg.pool}'")
         n = len(cfg.filters)
         if min(h, w) < 2 ** n:
             raise UserError(
@@ -54,7 +62,7 @@ class ConvAutoencoder(nn.Module):
         self.sizes = sizes
         last_c = chans[-1]
         fh, fw = sizes[-1]
-        feat_dim = last_c if cfg.pool == "gap" else last_c * fh * fw
+        feat_dim = {"gap": last_c, "flatten+gap": last_c * (fh * fw + 1)}.get(cfg.pool, last_c * fh * fw)
         self.embed = nn.Linear(feat_dim, cfg.embed_dim)
         self.embed_dim = cfg.embed_dim
         # Decoder: dense back to the last feature map, then transposed convs.
@@ -68,8 +76,17 @@ class ConvAutoencoder(nn.Module):
             self.dec_bn.append(nn.BatchNorm2d(chans[i]) if (cfg.batch_norm and i > 0) else nn.Identity())
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pool == "gap-add":  # eq. 3: relu(pre-activation + GAP of the activations), flattened
+            a = self.features[:-1](x)
+            f = torch.relu(a + torch.relu(a).mean(dim=(2, 3), keepdim=True)).flatten(1)
+            return self.embed(f)
         f = self.features(x)
-        f = f.mean(dim=(2, 3)) if self.pool == "gap" else f.flatten(1)
+        if self.pool == "gap":
+            f = f.mean(dim=(2, 3))
+        elif self.pool == "flatten+gap":
+            f = torch.cat([f.flatten(1), f.mean(dim=(2, 3))], dim=1)
+        else:
+            f = f.flatten(1)
         return self.embed(f)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
