@@ -289,3 +289,25 @@ def test_a_checkpoint_resumes_a_cell_only_under_the_config_that_wrote_it(tmp_pat
     run.save_checkpoint({"stage": "cluster", "step": 5, "done": ["pretrain"], "model": {}, "optim": {}, "state": {}})
     assert runner._interrupted(run, cfg) == {"stage": "cluster", "step": 5}
     assert runner._interrupted(run, make_config("dec", overrides={"train": {"seed": 2}})) is None
+
+
+def test_git_commit_says_dirty_when_the_code_differs_from_head(monkeypatch):
+    """A cell run on uncommitted code must not claim a commit that lacks it."""
+    import subprocess
+    import types
+
+    from deepclust.train import rundir
+
+    def fake(porcelain):
+        def run(cmd, **kw):
+            out = "0123456789ab\n" if "rev-parse" in cmd else porcelain
+            return types.SimpleNamespace(stdout=out, returncode=0)
+        return run
+
+    monkeypatch.setattr(subprocess, "run", fake(""))
+    assert rundir.git_commit() == "0123456789ab"
+    monkeypatch.setattr(subprocess, "run", fake(" M deepclust/nets/conv_ae.py\n"))
+    assert rundir.git_commit() == "0123456789ab+dirty"
+    monkeypatch.undo()
+    import re
+    assert re.fullmatch(r"[0-9a-f]{12}(\+dirty)?|unknown", rundir.git_commit())

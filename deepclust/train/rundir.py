@@ -19,10 +19,18 @@ from .checkpoint import load_checkpoint, save_checkpoint
 
 
 def git_commit() -> str:
+    """HEAD's short hash, with "+dirty" when the package's tracked code differs from it (a run on
+    uncommitted changes must not claim a commit that lacks them)."""
+    here = Path(__file__).resolve().parent.parent
     try:
         out = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True,
-                             cwd=Path(__file__).resolve().parent, timeout=5)
-        return out.stdout.strip() or "unknown"
+                             cwd=here, timeout=5)
+        sha = out.stdout.strip()
+        if not sha:
+            return "unknown"
+        st = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "."],
+                            capture_output=True, text=True, cwd=here, timeout=5)
+        return sha + ("+dirty" if st.returncode == 0 and st.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
