@@ -14,8 +14,19 @@ FOLDER_METHOD = "stdac"  # the default for photo folders: see README "Which meth
 FOLDER_DEFAULTS = {"cluster": {"max_steps": 2000}}
 
 
+def _k_arg(text: str | None) -> int | str | None:
+    if text is None or text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise UserError(f"--k {text}: give a number of clusters such as --k 10, or --k auto to estimate it") from None
+
+
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--k", type=int, default=None, help="number of clusters (default 10)")
+    p.add_argument("--k", default=None,
+                   help="number of clusters (default 10), or auto: estimate it from the images (eigengap of a "
+                        "nearest-neighbour graph of their pixels) before training")
     p.add_argument("--config", help="YAML file of settings (same keys as config.yaml in a run folder)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one setting, e.g. --set encoder.pool=gap (repeatable)")
@@ -100,7 +111,7 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
         cfg = _check_resume(args, cfg, data_name)
     else:
         over: dict = {"method": {}, "data": {"name": data_name}, "train": {}}
-        if args.k is not None:
+        if isinstance(args.k, int):
             over["method"]["n_clusters"] = args.k
         if getattr(args, "method", None):
             over["method"]["name"] = args.method
@@ -150,6 +161,18 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
         data = load()
     if data.skipped and main:
         _print_skipped(data.skipped, "see skipped.csv in the run folder")
+    k_estimate = None
+    if args.k == "auto" and run is None:
+        from .cluster.estimate_k import estimate_k_images
+        from .config import merge
+
+        k_estimate = estimate_k_images(data.images, seed=cfg.train.seed)  # deterministic: every process agrees
+        cfg = merge(cfg, {"method": {"n_clusters": k_estimate.k}})
+        say(f"estimated k={k_estimate.k} from the images (eigengap of a {k_estimate.n_neighbors}-nearest-neighbour "
+            f"graph of their pixels; next candidates {', '.join(map(str, k_estimate.candidates[1:]))}); "
+            f"a rough guess: --k N sets it")
+    elif args.k is None and not args.resume and args.cmd == "cluster":
+        say(f"k={cfg.method.n_clusters} (--k N to choose, --k auto to estimate it from the images)")
     if run is None:
         from .methods.pipeline import validate
 
@@ -158,6 +181,8 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
             run = RunDir.create(cfg)
             run.write_config(cfg)
             run.write_skipped(data.skipped)
+            if k_estimate is not None:
+                run.write_k_estimate(k_estimate.to_dict())
         run = RunDir(Path(dist.broadcast_object(str(run.path) if run is not None else None)))
     say(f"run folder: {run.path}")
     say(f"{cfg.method.name} on {data.name}: {len(data)} images of {tuple(data.images.shape[1:])}, "
@@ -210,6 +235,9 @@ def _check_resume(args, cfg, data_name: str | None):
     """A resumed run keeps its saved settings: a folder or k given beside --resume must agree with them."""
     from .config import merge
 
+    if args.k == "auto":
+        raise UserError(f"--k auto: the run in {args.resume} already clusters into k={cfg.method.n_clusters}; "
+                        f"resume without --k, or start a new run")
     if args.k is not None and args.k != cfg.method.n_clusters:
         raise UserError(f"--k {args.k}: the run in {args.resume} clusters into k={cfg.method.n_clusters}; "
                         f"resume without --k, or start a new run")
@@ -349,6 +377,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
+        if hasattr(args, "k"):
+            args.k = _k_arg(args.k)
         if args.cmd == "cluster":
             if args.folder is None and not args.resume:
                 raise UserError("give the folder that holds your images: deepclust cluster PHOTOS/ --k 10")

@@ -153,6 +153,7 @@ BAD_INPUT = [
     (["cluster", "{missing}"], "does not exist"),
     (["cluster", "{photos}", "--k", "500"], "--k 60 or fewer"),
     (["cluster", "{photos}", "--k", "1"], "at least 2"),
+    (["cluster", "{photos}", "--k", "ten"], "--k ten: give a number of clusters"),
     (["fit", "--method", "nope", "--data", "digits"], "unknown method 'nope'"),
     (["fit", "--data", "imagenet"], "unknown dataset 'imagenet'"),
     (["fit", "--data", "digits", "--set", "encoder.poool=gap"], "unknown config key 'encoder.poool'"),
@@ -294,3 +295,24 @@ def test_cluster_with_augmentation_shows_examples(photo_folder, tmp_path):
     assert z["views"].shape[:2] == (8, 4) and z["views"].shape[2:] == z["original"].shape[1:]
     html = (run / "report.html").read_text()
     assert 'id="augmented"' in html and "<code>heritage</code>" in html
+
+
+def test_cluster_estimates_k_and_reports_it(tmp_path):
+    from test_cluster import pattern_images
+
+    images, _ = pattern_images()
+    folder = tmp_path / "patterns"
+    folder.mkdir()
+    for i, img in enumerate(images[:, 0].numpy()):
+        Image.fromarray(img).save(folder / f"p{i:02d}.png")
+    r = cli("cluster", folder, "--k", "auto", "--method", "kmeans", "--image-size", 16, "--out", tmp_path / "runs",
+            "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "estimated k=3" in r.stdout
+    run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
+    est = json.loads((run / "k_estimate.json").read_text())
+    assert est["k"] == 3 and json.loads((run / "result.json").read_text())["n_clusters"] == 3
+    html = (run / "report.html").read_text()
+    assert 'id="k"' in html and "k = 3 was estimated" in html
+    r = cli_here("cluster", "--resume", run, "--k", "auto")
+    assert r.returncode == 2 and "--k auto: the run" in r.stderr

@@ -71,3 +71,50 @@ def test_kmeans_without_faiss_falls_back_to_torch(monkeypatch):
     x, y = _blobs(1000, 900, 5)  # above the scikit-learn limit
     labels, centers = kmeans(x, 5, n_init=3, seed=0)
     assert centers.shape == (5, 900) and acc(y, labels) == 1.0
+
+
+def test_estimate_k_finds_separated_groups():
+    from deepclust.cluster.estimate_k import estimate_k
+
+    for k in (3, 4, 7):
+        x, _ = _blobs(60, 6, k, seed=k)
+        est = estimate_k(x, seed=0)
+        assert est.k == k, est.candidates
+        assert est.candidates[0] == k and len(est.gaps) == len(est.eigenvalues) - 1
+        assert all(b >= a - 1e-9 for a, b in zip(est.eigenvalues, est.eigenvalues[1:]))  # ascending
+
+
+def test_estimate_k_on_real_digits_is_near_ten():
+    from deepclust.cluster.estimate_k import estimate_k_images
+    from deepclust.data import load_dataset
+
+    est = estimate_k_images(load_dataset("digits").images, seed=0)  # 1,797 real 8×8 digits
+    assert 9 <= est.k <= 11, est.candidates
+
+
+def test_estimate_k_refuses_too_few_images():
+    from deepclust.cluster.estimate_k import estimate_k_images
+    from deepclust.errors import UserError
+
+    with pytest.raises(UserError, match="too few to estimate k"):
+        estimate_k_images(torch.zeros(5, 1, 8, 8, dtype=torch.uint8))
+
+
+def pattern_images(per: int = 12, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
+    """Three kinds of 16×16 images (horizontal stripes, vertical stripes, a checkerboard) with noise."""
+    g = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:16, :16]
+    kinds = [(yy // 2) % 2, (xx // 2) % 2, ((yy // 4) + (xx // 4)) % 2]
+    imgs = [np.clip(kind * 200 + g.integers(0, 50, (16, 16)), 0, 255) for kind in kinds for _ in range(per)]
+    return torch.tensor(np.stack(imgs)[:, None], dtype=torch.uint8), np.repeat(np.arange(3), per)
+
+
+def test_estimator_with_auto_k_estimates_it_before_fitting():
+    from deepclust import KMeans
+
+    images, y = pattern_images()
+    m = KMeans(n_clusters="auto").fit(images)
+    assert m.n_clusters_ == 3 and m.k_estimate_.k == 3
+    assert acc(y, m.labels_) == 1.0
+    with pytest.raises(Exception, match="n_clusters must be an integer"):
+        KMeans(n_clusters="many").fit(images)

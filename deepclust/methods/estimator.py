@@ -64,11 +64,12 @@ def as_imageset(X: Any, scale: float | None = None) -> ImageSet:
 
 
 class Clusterer:
-    """Any registered method: `Clusterer("gapdcec", n_clusters=10).fit(images)`."""
+    """Any registered method: `Clusterer("gapdcec", n_clusters=10).fit(images)`; `n_clusters="auto"`
+    estimates k from the images first (`n_clusters_`, `k_estimate_`)."""
 
     method: str = "dec"
 
-    def __init__(self, method: str | None = None, n_clusters: int = 10, *, seed: int = 0, device: str = "auto",
+    def __init__(self, method: str | None = None, n_clusters: int | str = 10, *, seed: int = 0, device: str = "auto",
                  verbose: bool = False, **settings: Any):
         self.method_name = method or type(self).method
         self.n_clusters = n_clusters
@@ -77,7 +78,7 @@ class Clusterer:
         self.verbose = verbose
         self.settings = settings
 
-    def _config(self):
+    def _config(self, n_clusters: int):
         from .pipeline import make_config
 
         nested: dict[str, Any] = {}
@@ -87,7 +88,7 @@ class Clusterer:
             for p in parts[:-1]:
                 node = node.setdefault(p, {})
             node[parts[-1]] = value
-        base = {"method": {"n_clusters": self.n_clusters},
+        base = {"method": {"n_clusters": n_clusters},
                 "train": {"seed": self.seed, "device": self.device, "progress": self.verbose}}
         from ..config import deep_update
 
@@ -98,7 +99,16 @@ class Clusterer:
 
         self.input_scale_ = float_scale(X)
         data = as_imageset(X, self.input_scale_)
-        cfg = self._config()
+        k = self.n_clusters
+        if k == "auto":  # estimated from the images' pixels before training (cluster/estimate_k.py)
+            from ..cluster.estimate_k import estimate_k_images
+
+            self.k_estimate_ = estimate_k_images(data.images, seed=self.seed)
+            k = self.k_estimate_.k
+        elif not isinstance(k, (int, np.integer)) or isinstance(k, bool):
+            raise UserError(f"n_clusters must be an integer of 2 or more, or 'auto', got {k!r}")
+        self.n_clusters_ = int(k)
+        cfg = self._config(int(k))
         res = fit(cfg, data, echo=print if self.verbose else None)
         self.config_ = cfg
         self.model_ = res.model.eval()
@@ -172,7 +182,7 @@ class Clusterer:
 
 
 def _make(name: str, cls_name: str) -> type:
-    def __init__(self, n_clusters: int = 10, **kw):
+    def __init__(self, n_clusters: int | str = 10, **kw):
         Clusterer.__init__(self, name, n_clusters, **kw)
 
     return type(cls_name, (Clusterer,), {"method": name, "__init__": __init__,

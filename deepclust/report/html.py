@@ -27,6 +27,7 @@ from deepclust.report.runfolder import (
     read_config,
     read_embedding,
     read_gallery,
+    read_k_estimate,
     read_metrics,
     read_result,
     read_skipped,
@@ -74,6 +75,7 @@ def build_context(run_dir: Path) -> dict[str, Any]:
     embedding = safely("embedding_2d.npz", lambda: read_embedding(run_dir))
     augmented = safely("augmented.npz", lambda: _augmented(run_dir))
     st = safely("st.npz", lambda: _spatial_transformer(run_dir))
+    k_est = safely("k_estimate.json", lambda: read_k_estimate(run_dir))
 
     header = _header(run_dir, result, config, assign)
     sizes = _cluster_sizes(result, assign, header["k_int"])
@@ -90,6 +92,7 @@ def build_context(run_dir: Path) -> dict[str, Any]:
         "gallery": safely("gallery", lambda: build_tiles(gallery, dict(enumerate(sizes)))
                           if gallery is not None else None),
         "augmented": augmented,
+        "k_estimate": safely("k estimate", lambda: _k_estimate(k_est) if k_est else None),
         "st": st,
         "warnings": sorted({str(r["warning"]) for r in (metrics or []) if isinstance(r, dict) and r.get("warning")}),
         "confusion": safely("confusion matrix", lambda: _confusion(assign, header["k_int"])),
@@ -102,6 +105,12 @@ def build_context(run_dir: Path) -> dict[str, Any]:
         "problems": problems,
     }
     return context
+
+
+def _k_estimate(est: dict[str, Any]) -> dict[str, Any]:
+    return {"k": int(est["k"]), "candidates": [int(c) for c in est.get("candidates", [])[1:]],
+            "n_points": est.get("n_points"), "n_neighbors": est.get("n_neighbors"),
+            "plot": plots.k_estimate_plot([float(g) for g in est["gaps"]], int(est["k"]))}
 
 
 def _lookup(config: dict[str, Any] | None, key: str) -> Any:

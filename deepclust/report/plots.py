@@ -55,6 +55,22 @@ def cluster_sizes_plot(sizes: Sequence[int]) -> str:
     return figure_to_data_uri(fig)
 
 
+def k_estimate_plot(gaps: Sequence[float], k: int) -> str:
+    """The eigengap evidence for each k (`--k auto`): the estimate is the tallest bar; close rivals
+    show how much to trust it."""
+    ks = np.arange(2, len(gaps) + 1)
+    vals = np.asarray(gaps, dtype=float)[1:]
+    fig = Figure(figsize=(min(12.0, max(5.0, 0.25 * len(ks) + 2)), 3.0))
+    ax = fig.add_subplot()
+    ax.bar(ks, vals, color=["#c0392b" if int(x) == int(k) else "#4a7ab5" for x in ks])
+    ax.set_xlabel("k (number of clusters)")
+    ax.set_ylabel("eigengap")
+    ax.set_xticks(ks[::max(1, len(ks) // 15)])
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return figure_to_data_uri(fig)
+
+
 def hungarian_order(
     labels: np.ndarray, clusters: np.ndarray, n_clusters: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

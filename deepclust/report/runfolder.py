@@ -55,6 +55,17 @@ def read_result(run_dir: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def read_k_estimate(run_dir: Path) -> dict[str, Any] | None:
+    """k_estimate.json, written when k was estimated (`--k auto`); None otherwise."""
+    path = run_dir / "k_estimate.json"
+    if not path.is_file():
+        return None
+    est = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(est, dict) or not isinstance(est.get("k"), int) or not isinstance(est.get("gaps"), list):
+        raise ValueError("k_estimate.json lacks an integer k and a list of gaps")
+    return est
+
+
 def read_config(run_dir: Path) -> tuple[dict[str, Any] | None, str | None]:
     """config.yaml parsed (for header fields) and as raw text (shown verbatim on the page)."""
     path = run_dir / "config.yaml"

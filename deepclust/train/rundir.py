@@ -92,6 +92,10 @@ class RunDir:
         return load_checkpoint(self.checkpoint_path, device)
 
     # -- files written at the end ----------------------------------------------------------
+    def write_k_estimate(self, estimate: dict[str, Any]) -> None:
+        """How k was estimated (`--k auto`): cluster/estimate_k.KEstimate as JSON."""
+        (self.path / "k_estimate.json").write_text(json.dumps(estimate, indent=2))
+
     def write_result(self, result: dict[str, Any]) -> None:
         (self.path / "result.json").write_text(json.dumps(result, indent=2))
 
