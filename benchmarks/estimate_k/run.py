@@ -7,6 +7,8 @@ the usual alternatives, measured once (seed 0) to justify the choice. Sets large
 are sampled (seeded), as the estimator does.
 
     python benchmarks/estimate_k/run.py [--sets digits coil20 ...] [--seeds 0 1 2] [--out DIR]
+    python benchmarks/estimate_k/run.py --sets --folder coil20-wild=/tmp/wild  # a folder as `cluster` reads it
+                                        # (32 px); classes from the file names' prefix before "__"
 
 Writes one JSON per (set, seed) and summary.md under benchmarks/results/estimate-k/.
 """
@@ -43,16 +45,25 @@ def alternatives(z: np.ndarray, k_max: int, seed: int) -> dict[str, int]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sets", nargs="+", default=SETS)
+    ap.add_argument("--sets", nargs="*", default=SETS)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "estimate-k"))
     ap.add_argument("--no-alternatives", action="store_true")
+    ap.add_argument("--folder", action="append", default=[], metavar="NAME=PATH")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name in args.sets:
-        ds = load_dataset(name)
-        y = ds.labels.numpy()
+    jobs = [(name, None) for name in args.sets] + [tuple(f.split("=", 1)) for f in args.folder]
+    for name, folder in jobs:
+        if folder is None:
+            ds = load_dataset(name)
+            y = ds.labels.numpy()
+        else:
+            from deepclust.data import FOLDER_IMAGE_SIZE
+
+            ds = load_dataset(folder, image_size=FOLDER_IMAGE_SIZE)
+            prefixes = [Path(n).name.split("__")[0] for n in ds.names]
+            y = np.unique(prefixes, return_inverse=True)[1]
         for seed in args.seeds:
             t = time.perf_counter()
             images, labels = ds.images, y
