@@ -164,13 +164,11 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
     k_estimate = None
     if args.k == "auto" and run is None:
         from .cluster.estimate_k import estimate_k_images
-        from .config import merge
 
-        k_estimate = estimate_k_images(data.images, seed=cfg.train.seed)  # deterministic: every process agrees
+        # Process 0's estimate for all: a near-tie decided differently would give models of different shapes.
+        k_estimate = dist.broadcast_object(estimate_k_images(data.images, seed=cfg.train.seed) if main else None)
         cfg = merge(cfg, {"method": {"n_clusters": k_estimate.k}})
-        say(f"estimated k={k_estimate.k} from the images (eigengap of a {k_estimate.n_neighbors}-nearest-neighbour "
-            f"graph of their pixels; next candidates {', '.join(map(str, k_estimate.candidates[1:]))}); "
-            f"a rough guess: --k N sets it")
+        say(k_estimate.describe())
     elif args.k is None and not args.resume and args.cmd == "cluster":
         say(f"k={cfg.method.n_clusters} (--k N to choose, --k auto to estimate it from the images)")
     if run is None:

@@ -7,6 +7,7 @@ the usual alternatives, measured once (seed 0) to justify the choice. Sets large
 are sampled (seeded), as the estimator does.
 
     python benchmarks/estimate_k/run.py [--sets digits coil20 ...] [--seeds 0 1 2] [--out DIR]
+    python benchmarks/folder_defaults/make_wild.py /tmp/wild --seed 0      # COIL-20 in the wild, then
     python benchmarks/estimate_k/run.py --sets --folder coil20-wild=/tmp/wild  # a folder as `cluster` reads it
                                         # (32 px); classes from the file names' prefix before "__"
 

@@ -38,6 +38,13 @@ class KEstimate:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def describe(self) -> str:
+        edge = (f" It is the largest k tried ({self.k}): there may be more groups, or no clear number of them."
+                if self.k == len(self.gaps) else "")
+        return (f"estimated k={self.k} from the images (eigengap of a {self.n_neighbors}-nearest-neighbour graph of "
+                f"their pixels; next candidates {', '.join(map(str, self.candidates[1:]))}); a rough guess: --k N "
+                f"sets it.{edge}")
+
 
 def pixel_features(images: torch.Tensor, n_components: int = 50, seed: int = 0) -> np.ndarray:
     """N×C×H×W uint8 images -> N×D principal components of their pixels scaled to [0, 1]."""

@@ -99,6 +99,7 @@ class Clusterer:
 
         self.input_scale_ = float_scale(X)
         data = as_imageset(X, self.input_scale_)
+        self.__dict__.pop("k_estimate_", None)  # a refit with a given k must not keep an old estimate
         k = self.n_clusters
         if k == "auto":  # estimated from the images' pixels before training (cluster/estimate_k.py)
             from ..cluster.estimate_k import estimate_k_images
@@ -107,8 +108,8 @@ class Clusterer:
             k = self.k_estimate_.k
         elif not isinstance(k, (int, np.integer)) or isinstance(k, bool):
             raise UserError(f"n_clusters must be an integer of 2 or more, or 'auto', got {k!r}")
-        self.n_clusters_ = int(k)
         cfg = self._config(int(k))
+        self.n_clusters_ = cfg.method.n_clusters  # method__n_clusters, if given, wins over the estimate
         res = fit(cfg, data, echo=print if self.verbose else None)
         self.config_ = cfg
         self.model_ = res.model.eval()

@@ -109,7 +109,7 @@ def build_context(run_dir: Path) -> dict[str, Any]:
 
 def _k_estimate(est: dict[str, Any]) -> dict[str, Any]:
     return {"k": int(est["k"]), "candidates": [int(c) for c in est.get("candidates", [])[1:]],
-            "n_points": est.get("n_points"), "n_neighbors": est.get("n_neighbors"),
+            "n_points": est.get("n_points", "?"), "n_neighbors": est.get("n_neighbors", "k"),
             "plot": plots.k_estimate_plot([float(g) for g in est["gaps"]], int(est["k"]))}
 
 

@@ -61,7 +61,7 @@ def read_k_estimate(run_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     est = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(est, dict) or not isinstance(est.get("k"), int) or not isinstance(est.get("gaps"), list):
+    if not isinstance(est, dict) or type(est.get("k")) is not int or not isinstance(est.get("gaps"), list):
         raise ValueError("k_estimate.json lacks an integer k and a list of gaps")
     return est
 
