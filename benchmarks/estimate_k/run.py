@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from deepclust.cluster.estimate_k import estimate_k, pixel_features
+from deepclust.cluster.estimate_k import estimate_k, pixel_features, sample_indices
 from deepclust.data import load_dataset
 from deepclust.train.rundir import git_commit
 
@@ -67,10 +67,8 @@ def main() -> None:
             y = np.unique(prefixes, return_inverse=True)[1]
         for seed in args.seeds:
             t = time.perf_counter()
-            images, labels = ds.images, y
-            if len(images) > 3000:
-                sel = np.sort(np.random.default_rng(seed).choice(len(images), 3000, replace=False))
-                images, labels = images[torch.from_numpy(sel)], y[sel]
+            sel = sample_indices(len(ds.images), 3000, seed)  # the sample estimate_k_images takes
+            images, labels = ds.images[torch.from_numpy(sel)], y[sel]
             z = pixel_features(images, seed=seed)
             est = estimate_k(z, seed=seed)
             rec = {"set": name, "seed": seed, "n_images": len(ds), "n_sampled": len(images),

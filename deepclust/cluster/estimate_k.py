@@ -46,6 +46,16 @@ class KEstimate:
                 f"sets it.{edge}")
 
 
+def sample_indices(n: int, max_points: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of the rows that enter the estimate: all n, or a seeded sample of `max_points`.
+    Refuses too few rows to say anything about groups."""
+    if n < MIN_IMAGES:
+        raise UserError(f"{n} images are too few to estimate k (at least {MIN_IMAGES}): give --k instead")
+    if n <= max_points:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False))
+
+
 def pixel_features(images: torch.Tensor, n_components: int = 50, seed: int = 0) -> np.ndarray:
     """N×C×H×W uint8 images -> N×D principal components of their pixels scaled to [0, 1]."""
     from sklearn.decomposition import PCA
@@ -64,11 +74,7 @@ def estimate_k(x: np.ndarray, k_max: int = 30, n_neighbors: int = 10, max_points
     from sklearn.neighbors import kneighbors_graph
 
     x = np.asarray(x, dtype=np.float32)
-    n = len(x)
-    if n < MIN_IMAGES:
-        raise UserError(f"{n} images are too few to estimate k (at least {MIN_IMAGES}): give --k instead")
-    if n > max_points:
-        x = x[np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False))]
+    x = x[sample_indices(len(x), max_points, seed)]
     m = len(x)
     nn = max(2, min(n_neighbors, m // 4))
     k_max = max(2, min(k_max, m // 2))
@@ -87,9 +93,5 @@ def estimate_k(x: np.ndarray, k_max: int = 30, n_neighbors: int = 10, max_points
 def estimate_k_images(images: torch.Tensor, seed: int = 0, max_points: int = 3000, **kw) -> KEstimate:
     """`estimate_k` on the principal components of the images' pixels (of a seeded sample of
     `max_points` images when there are more)."""
-    n = len(images)
-    if n < MIN_IMAGES:
-        raise UserError(f"{n} images are too few to estimate k (at least {MIN_IMAGES}): give --k instead")
-    if n > max_points:
-        images = images[torch.from_numpy(np.sort(np.random.default_rng(seed).choice(n, max_points, replace=False)))]
+    images = images[torch.from_numpy(sample_indices(len(images), max_points, seed))]
     return estimate_k(pixel_features(images, seed=seed), seed=seed, max_points=max_points, **kw)
