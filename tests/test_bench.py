@@ -332,3 +332,57 @@ def test_generated_tables_in_the_docs_match_the_committed_results():
                 f"{doc.name}'s {table} block is stale: run `deepclust bench report {table} --into {doc.relative_to(root)}`")
             checked += 1
     assert checked >= 3  # README's gapdcec-table1, stdac-table2 and decda at least
+
+
+def _gpu_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu" / "run.py"
+    spec = importlib.util.spec_from_file_location("gpu_run", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_gpu_call_picks_the_fastest_compile_mode_for_the_steps():
+    gpu = _gpu_script()
+    speed = {"steps": 300, "runs": [
+        {"method": "ae-kmeans", "compile": "none", "ms_per_step": 1.0, "pretrain_s": 0.5},
+        {"method": "ae-kmeans", "compile": "default", "ms_per_step": 0.4, "pretrain_s": 40.12},
+        {"method": "ae-kmeans", "compile": "reduce-overhead", "error": "RuntimeError('no graphs')"},
+        {"method": "dcec", "compile": "default", "ms_per_step": 0.1, "pretrain_s": 0.1}]}
+    # compiling costs 40 s once and saves 0.6 ms a step: worth it over 74,600 steps, not over 1,000
+    mode, guess = gpu.pick_compile(speed, "ae-kmeans", 74_600)
+    assert mode == "default" and guess == {"none": 74.8, "default": 69.8}
+    assert gpu.pick_compile(speed, "ae-kmeans", 1_000)[0] == "none"
+    assert gpu.pick_compile(None, "dcec", 1_000) == ("none", {})
+
+
+def test_gpu_call_times_its_goals_even_where_the_table_has_the_cell(tmp_path, monkeypatch):
+    """The timing goals' cells already ran on the CPU; the cells stage skips committed cells, so the timing
+    stage must run them anyway, into $OUT/timing/, from a fresh folder (no cached autoencoder), and leave
+    the working directory as it was."""
+    import os
+    import time
+
+    gpu = _gpu_script()
+    t = tables.Table(name="tiny", source="a test table", protocol="same images", rows={"K-means": "kmeans"},
+                     datasets={"Digits": "digits"}, paper={}, overrides={"data": {"limit": 150},
+                                                                         "method": {"n_init": 2}})
+    monkeypatch.setitem(tables.TABLES, "tiny", t)
+    monkeypatch.chdir(tmp_path)
+    runner.run("tiny", profile="full", seeds=[0], results=tmp_path / "committed", log=lambda *_: None)
+    monkeypatch.setattr(gpu, "TIMED_TABLE", "tiny")
+    monkeypatch.setattr(gpu, "TIMED", (("K-means", "Digits", 0),))
+    monkeypatch.setattr(gpu, "TIMED_METHOD", {"K-means": "ae-kmeans"})
+    out = tmp_path / "out"
+    rec = gpu.stage_timing(out, "cpu", False, 470, time.perf_counter())
+    assert os.getcwd() == str(tmp_path)
+    run = rec["runs"][0]
+    assert run["compile"] == "none" and run["end_to_end_s"] > 0 and 0 < run["acc"] <= 1
+    assert json.loads((out / "timing.json").read_text()) == rec
+    assert (out / "timing" / "tiny" / "full" / "kmeans__digits__s0.json").is_file()
+    # past the deadline nothing runs, and the record says so
+    late = gpu.stage_timing(tmp_path / "late", "cpu", False, -1, time.perf_counter())
+    assert late["runs"][0]["skipped"] == "deadline reached" and not (tmp_path / "late" / "timing").exists()
