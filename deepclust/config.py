@@ -42,7 +42,8 @@ class EncoderConfig:
     pool: str = "flatten"  # conv_ae: flatten (DCEC) | gap (GAP-DCEC: global average pooling) | gap-add | flatten+gap (readings of GAP-DCEC eq. 3)
     batch_norm: bool = False  # DCEC has none; deeper photo encoders may want it
     st_layers: int = 0  # stdac_cnn: spatial-transformer layers (0-3: input, after block 2, after block 3)
-    dropout: float = 0.0  # label-feature nets: dropout after the hidden dense layer (ST-DAC's code: 0.5)
+    dropout: float = 0.0  # label-feature nets: dropout after the hidden dense layer (ST-DAC's code: 0.5); deepcluster_cnn: before each dense layer
+    sobel: bool = False  # deepcluster_cnn: grey + Sobel filters in front of the trunk (DeepCluster's --sobel)
     init: str = "torch"  # weight init: torch (PyTorch's defaults) | keras (glorot-uniform weights, zero biases)
 
 
@@ -71,6 +72,9 @@ class MethodConfig:
     n_init: int = 20  # k-means restarts for the centroid initialisation
     thresholds: tuple[float, ...] = (0.9, 0.99)  # DAC: (lower, upper) pair-selection thresholds at the start
     selection: str = "dac*"  # DAC: dac* (every pair labelled, one threshold) | dac (pairs between l and u unused)
+    # DeepCluster: k-means clusters for the pseudo-labels (0: n_clusters). More than n_clusters over-clusters,
+    # as DeepCluster does (k=10,000 on ImageNet); the run's own clusters then come from a final k-means.
+    pseudo_k: int = 0
 
 
 @dataclass(frozen=True)

@@ -135,6 +135,24 @@ def test_cluster_folder_then_predict(photo_folder, tmp_path):
     assert all(p["fits"] == "no" and p["novelty"] == p["distance"] for p in csv.DictReader(open(tmp_path / "old.csv")))
 
 
+def test_deepcluster_on_a_folder_then_predict(photo_folder, tmp_path):
+    """DeepCluster through the command a curator runs: colour photos in, report out, and predict gives the
+    training images their clusters back (the model carries its whitening)."""
+    r = cli("cluster", photo_folder, "--k", 3, "--image-size", 16, "--method", "deepcluster", "--out", tmp_path,
+            "--set", "cluster.epochs=3", "--set", "cluster.batch_size=20", "--set", "encoder.filters=[8,16]",
+            "--set", "encoder.hidden=[32,32]", "--set", "encoder.embed_dim=8", "--set", "cluster.augment=crop-flip",
+            "--quiet")
+    assert r.returncode == 0, r.stderr
+    run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
+    assert (run / "report.html").is_file()
+    rows = {row["file"]: row["cluster"] for row in csv.DictReader(open(run / "assignments.csv"))}
+    assert len(rows) == 60 and set(rows.values()) <= {"0", "1", "2"}
+    r = cli("predict", run, photo_folder / "batch1", "--output", tmp_path / "p.csv")
+    assert r.returncode == 0, r.stderr
+    preds = list(csv.DictReader(open(tmp_path / "p.csv")))
+    assert len(preds) == 20 and all(rows[f"batch1/{p['file']}"] == p["cluster"] for p in preds)
+
+
 def test_fit_builtin_and_resume(tmp_path):
     r = cli("fit", "--method", "idec", "--data", "digits", "--set", "data.limit=150", "--out", tmp_path, *FAST)
     assert r.returncode == 0, r.stderr

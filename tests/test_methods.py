@@ -18,6 +18,8 @@ def test_every_method_fits_tiny_data(name, tiny_digits, fast_sets):
     cfg = make_config(name, sets=fast_sets(**({"cluster.epochs": "null"} if name == "dcn" else {})))
     if cfg.encoder.name in ("stdac_cnn", "dac_cnn"):
         pytest.skip("label-feature methods (DAC, ST-DAC) are fitted in tests/test_dac.py")
+    if cfg.encoder.name == "deepcluster_cnn":  # fitted on its own, smaller, in tests/test_deepcluster.py
+        pytest.skip("DeepCluster is fitted in tests/test_deepcluster.py")
     if cfg.encoder.name in ("conv_ae", "vgg_cae"):  # 8×8 leaves a conv stack a 1×1 map; give it 16×16
         tiny_digits = load_dataset("digits", limit=200, image_size=16)
         # ... and 30 epochs (90 steps): after 10, GAP-DCEC's embedding is at chance + 0.04 to 0.1 by seed

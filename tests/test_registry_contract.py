@@ -36,6 +36,12 @@ def test_encoder_contract(name, shape):
             with pytest.raises(UserError, match="no decoder"):
                 ae.decode(z)
             loss = z.max(1).values.log().mean()
+        elif not getattr(ae, "has_decoder", True):  # DeepCluster: features for a classifier, no decoder
+            with pytest.raises(UserError, match="no decoder"):
+                ae.decode(z)
+            loss = z.pow(2).mean()
+            ae.fit_cluster_space(z.detach())
+            assert ae.cluster_space(z.detach()).shape == (4, ae.cluster_dim)
         else:
             r = ae.decode(z)
             assert r.shape == x.shape
@@ -87,13 +93,14 @@ def test_loss_contract(name):
     x = torch.rand(6, 1, 4, 4)
     out = net(x)
     out.views = [net(torch.rand_like(x), reconstruct=False)]
+    out.logits = torch.nn.Linear(3, 4)(out.z)  # a linear head's scores over 4 pseudo-classes
     state = ClusterState(p=torch.softmax(torch.randn(10, 3), 1), centroids=torch.randn(3, 3),
-                         thresholds=torch.tensor([0.2, 0.8]))
+                         thresholds=torch.tensor([0.2, 0.8]), pseudo_labels=torch.randint(0, 4, (10,)))
     value = loss(out, Batch(x=x, idx=torch.arange(6)), state)
     assert value.dim() == 0 and torch.isfinite(value) and value >= 0
     value.backward()
     assert any(p.grad is not None for p in net.parameters())
-    assert loss.needs <= {"recon", "q", "p", "centroids", "views", "thresholds"}
+    assert loss.needs <= {"recon", "q", "p", "centroids", "views", "thresholds", "logits", "pseudo_labels"}
 
 
 @pytest.mark.parametrize("name", REFRESHERS.names())

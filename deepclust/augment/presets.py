@@ -1,7 +1,7 @@
 """Named augmentations. `heritage` follows Kudari et al. §4.1 (rotation over 90°, shear up to 50°,
 scale 0.5–1.0; ranges read as Keras' symmetric rotation_range/shear_range); `rot`, `shear`, `scale`
 are its parts one at a time (their Table 2); `dec-da` is DEC-DA's (rotation ±10°, shifts 10%);
-`dac` is DAC's (and ST-DAC's)."""
+`dac` is DAC's (and ST-DAC's); `crop-flip` stands for DeepCluster's random resized crop and flip."""
 from __future__ import annotations
 
 from ..registry import Registry
@@ -17,5 +17,8 @@ for _name, _aug in {
     "dec-da": RandomAffine(rotation=(-10.0, 10.0), shift=0.1),
     # DAC's ImageDataGenerator: rotation 10°, shifts 10%, zoom 0.95-1.05 (its channel shift is not geometric; left out)
     "dac": RandomAffine(rotation=(-10.0, 10.0), shift=0.1, scale=(0.95, 1.05)),
+    # DeepCluster's RandomResizedCrop + horizontal flip, as one warp: zoom in up to 1.5x (a crop of at
+    # least 2/3 of the side) anywhere within ±15 % of the centre, mirrored half the time. For photos.
+    "crop-flip": RandomAffine(scale=(1.0, 1.5), shift=0.15, hflip=0.5),
 }.items():
     AUGMENTATIONS.register(_name)(_aug)

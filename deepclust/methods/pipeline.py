@@ -16,7 +16,7 @@ from ..config import RunConfig, StageConfig, from_dict, load_yaml, merge, parse_
 from ..data.imageset import ImageSet
 from ..errors import UserError
 from ..metrics import evaluate
-from ..nets import ClusterNet, StudentTHead, build_autoencoder
+from ..nets import ClusterNet, LinearHead, StudentTHead, build_autoencoder
 from ..objectives import ClusterState
 from ..refresh import Context, build_refresher
 from ..registry import LOSSES
@@ -116,7 +116,7 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
                             f"set {sname}.augment to a preset (heritage, rot, shear, scale, dec-da)")
         for r in stage.refreshers:
             provided |= build_refresher(r, stage).provides
-        if cfg.encoder.name != "identity" and not _label_net(cfg):
+        if cfg.encoder.name != "identity" and not _label_net(cfg) and _has_decoder(cfg):
             provided.add("recon")
         if any("thresholds" in t.loss.needs for t in terms):
             from ..refresh.pairs import check_thresholds
@@ -124,6 +124,11 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
             check_thresholds(cfg.method.thresholds, cfg.method.selection)
         if any("q" in t.loss.needs for t in terms):
             provided.add("q")
+        if any("logits" in t.loss.needs for t in terms):
+            provided.add("logits")
+        if "deepcluster" in stage.refreshers and not hasattr(_encoder_class(cfg), "fit_cluster_space"):
+            raise UserError(f"{sname}.refreshers: 'deepcluster' clusters whitened features, which encoder "
+                            f"'{cfg.encoder.name}' does not provide: set encoder.name=deepcluster_cnn")
         for t in terms:
             missing = set(t.loss.needs - provided)
             if "q" in t.loss.needs and "head_init" not in provided:
@@ -150,6 +155,10 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
     for key in ("log_every", "checkpoint_every", "eval_max"):
         if getattr(cfg.train, key) < 1:
             raise UserError(f"train.{key} must be at least 1, got {getattr(cfg.train, key)}")
+    if cfg.method.pseudo_k < 0 or cfg.method.pseudo_k > n:
+        raise UserError(f"method.pseudo_k={cfg.method.pseudo_k}: give 0 (as many as the clusters) up to the {n} images")
+    if cfg.method.pseudo_k == 1:
+        raise UserError("method.pseudo_k=1 gives every image the same pseudo-label: use 0 (as many as --k) or 2 or more")
     if cfg.method.n_init < 1:
         raise UserError(f"method.n_init (k-means restarts) must be at least 1, got {cfg.method.n_init}")
     if not (math.isfinite(cfg.method.alpha) and cfg.method.alpha > 0):
@@ -191,12 +200,27 @@ def _fix_hint(missing: set[str], sname: str) -> str:
              "centroids": f"add 'kmeans_init' (and 'dcn') to {sname}.refreshers",
              "recon": "use an encoder with a decoder (mlp, conv_ae or vgg_cae) or drop the recon loss",
              "thresholds": f"add 'dac_thresholds' to {sname}.refreshers",
-             "views": f"set {sname}.augment to a preset (heritage, rot, shear, scale, dec-da)"}
+             "views": f"set {sname}.augment to a preset (heritage, rot, shear, scale, dec-da)",
+             "pseudo_labels": f"add 'deepcluster' to {sname}.refreshers"}
     return "; ".join(hints.get(m, m) for m in sorted(missing))
 
 
 def _needs_head(cfg: RunConfig) -> bool:
     return any("q" in LOSSES.get(n).needs for st in (cfg.pretrain, cfg.cluster) for n, w in st.losses.items() if w)
+
+
+def _encoder_class(cfg: RunConfig):
+    from ..registry import ENCODERS
+
+    return ENCODERS.get(cfg.encoder.name)
+
+
+def _has_decoder(cfg: RunConfig) -> bool:
+    return bool(getattr(_encoder_class(cfg), "has_decoder", True))
+
+
+def _needs_linear_head(cfg: RunConfig) -> bool:
+    return any("logits" in LOSSES.get(n).needs for st in (cfg.pretrain, cfg.cluster) for n, w in st.losses.items() if w)
 
 
 def _label_net(cfg: RunConfig) -> bool:
@@ -213,7 +237,10 @@ def build_model(cfg: RunConfig, in_shape: tuple[int, int, int]) -> ClusterNet:
 
         enc = replace(enc, embed_dim=cfg.method.n_clusters)  # one label feature per cluster
     ae = build_autoencoder(enc, in_shape)
-    head = StudentTHead(cfg.method.n_clusters, ae.embed_dim, cfg.method.alpha) if _needs_head(cfg) else None
+    if _needs_linear_head(cfg):  # DeepCluster: a classifier over the pseudo-labels
+        head = LinearHead(cfg.method.pseudo_k or cfg.method.n_clusters, ae.embed_dim)
+    else:
+        head = StudentTHead(cfg.method.n_clusters, ae.embed_dim, cfg.method.alpha) if _needs_head(cfg) else None
     return ClusterNet(ae, head)
 
 
@@ -291,11 +318,14 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
 @torch.no_grad()
 def _assign(cfg: RunConfig, model: ClusterNet, images: torch.Tensor, state: ClusterState, dev) -> dict[str, Any]:
     ctx = Context(model=model, images=images, labels=None, state=state, cfg=cfg, stage=cfg.cluster, device=dev)
+    if hasattr(model.ae, "fit_cluster_space"):
+        # DeepCluster: the whitening was fitted at the last reassignment; the features moved since.
+        model.ae.fit_cluster_space(model.embed(images, cfg.train.eval_max, raw=True))
     z = ctx.embed_all()
     if getattr(model.ae, "label_features", False):
         # DAC: cluster = argmax of the label features = the nearest one-hot vector.
         centers = torch.eye(cfg.method.n_clusters, device=dev)
-    elif model.head is not None:
+    elif isinstance(model.head, StudentTHead):
         centers = model.head.centroids.detach().float()
     elif state.centroids is not None:
         centers = state.centroids.float()

@@ -1,5 +1,5 @@
-from . import conv_ae, dac_cnn, mlp_ae, vgg_cae  # noqa: F401  (registers the encoders)
-from .heads import StudentTHead
+from . import conv_ae, dac_cnn, deepcluster_cnn, mlp_ae, vgg_cae  # noqa: F401  (registers the encoders)
+from .heads import LinearHead, StudentTHead
 from .model import ClusterNet, Output, build_autoencoder
 
-__all__ = ["ClusterNet", "Output", "StudentTHead", "build_autoencoder"]
+__all__ = ["ClusterNet", "LinearHead", "Output", "StudentTHead", "build_autoencoder"]

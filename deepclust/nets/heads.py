@@ -21,3 +21,25 @@ class StudentTHead(nn.Module):
         d2 = torch.cdist(z, self.centroids).pow(2) if z.shape[0] > 0 else z.new_zeros(0, len(self.centroids))
         q = (1.0 + d2 / self.alpha).pow(-(self.alpha + 1.0) / 2.0)
         return q / q.sum(dim=1, keepdim=True)
+
+
+class LinearHead(nn.Module):
+    """A linear classifier over the features (DeepCluster's top layer): N×D -> N×K logits.
+    `reset_parameters` starts it again as the reference does after every reassignment: weights
+    N(0, 0.01), biases zero."""
+
+    gives = "logits"
+
+    def __init__(self, n_out: int, embed_dim: int):
+        super().__init__()
+        self.linear = nn.Linear(embed_dim, n_out)
+        self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        w = torch.randn(self.linear.weight.shape, generator=generator) * 0.01  # drawn on the CPU: same on any device
+        self.linear.weight.copy_(w)
+        self.linear.bias.zero_()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.linear(z)

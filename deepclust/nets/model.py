@@ -18,6 +18,7 @@ class Output:
     z: torch.Tensor  # N×D embedding
     recon: torch.Tensor | None = None  # N×C×H×W reconstruction
     q: torch.Tensor | None = None  # N×K soft cluster assignment
+    logits: torch.Tensor | None = None  # N×K' scores of a linear head (DeepCluster's pseudo-label classifier)
     views: list["Output"] = field(default_factory=list)  # outputs for the batch's augmented views
 
 
@@ -30,19 +31,26 @@ class ClusterNet(nn.Module):
     def forward(self, x: torch.Tensor, *, reconstruct: bool = True) -> Output:
         z = self.ae.encode(x)
         recon = self.ae.decode(z) if reconstruct else None
-        q = self.head(z) if self.head is not None else None
-        return Output(z=z, recon=recon, q=q)
+        h = self.head(z) if self.head is not None else None
+        if getattr(self.head, "gives", "q") == "logits":
+            return Output(z=z, recon=recon, logits=h)
+        return Output(z=z, recon=recon, q=h)
 
     @torch.no_grad()
-    def embed(self, images: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-        """Embedding (N×D float32, on the model's device) of uint8 images, in eval mode, in chunks."""
+    def embed(self, images: torch.Tensor, chunk: int = 4096, raw: bool = False) -> torch.Tensor:
+        """Embedding (N×D float32, on the model's device) of uint8 images, in eval mode, in chunks: the
+        space the clusters live in. For an encoder with a separate clustering space (DeepCluster's
+        whitened features) that space, unless `raw` asks for the encoder's output itself."""
         was_training = self.training
         self.eval()
         dev = next(iter(self.parameters()), images.new_empty(0)).device
         out = [self.ae.encode(images[i:i + chunk].to(dev).float().div_(255.0)).float()
                for i in range(0, len(images), chunk)]
         self.train(was_training)
-        return torch.cat(out)
+        z = torch.cat(out)
+        if not raw and hasattr(self.ae, "cluster_space"):
+            z = self.ae.cluster_space(z)
+        return z
 
 
 INITS = ("torch", "keras")

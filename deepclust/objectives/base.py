@@ -23,6 +23,8 @@ class ClusterState:
     centroids: torch.Tensor | None = None  # K×D non-trainable centroids (DCN)
     counts: torch.Tensor | None = None  # K points assigned so far (DCN's per-cluster step size)
     thresholds: torch.Tensor | None = None  # (lower, upper) pair-selection thresholds (DAC)
+    pseudo_labels: torch.Tensor | None = None  # N pseudo-label of each image (DeepCluster)
+    order: torch.Tensor | None = None  # N the images of this epoch, in order (a refresher's sampler), else a permutation
     stop: bool = False  # a refresher may end the stage (DEC's tolerance rule)
 
     def tensors(self) -> dict[str, torch.Tensor]:
@@ -30,7 +32,8 @@ class ClusterState:
 
 
 class LossTerm(nn.Module):
-    """A loss term. Subclasses set `needs` ⊆ {"recon", "q", "p", "centroids", "views", "thresholds"}."""
+    """A loss term. Subclasses set `needs` ⊆ {"recon", "q", "p", "centroids", "views", "thresholds", "logits",
+    "pseudo_labels"}."""
 
     needs: frozenset[str] = frozenset()
     # False for terms that read the pass on batch.x only detached (as targets) and train through the views:

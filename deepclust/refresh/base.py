@@ -22,6 +22,7 @@ class Context:
     stage: StageConfig
     device: torch.device
     step: int = 0
+    optimizer: torch.optim.Optimizer | None = None  # the stage's, so a refresher that restarts a layer can drop its state
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_float(self, x: torch.Tensor) -> torch.Tensor:

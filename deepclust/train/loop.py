@@ -63,6 +63,7 @@ def run_stage(
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = make_optimizer(stage.optim, params, dev)
+    ctx.optimizer = opt
     # Refreshers that update state from each batch see the whole global batch under torchrun.
     gather_batch = world > 1 and any(type(r).after_step is not Refresher.after_step for r in refreshers)
     precision = resolve_precision(cfg.train.precision, dev)
@@ -102,8 +103,6 @@ def run_stage(
     for step in range(start, total):
         ctx.step = step
         epoch, pos = divmod(step, spe)
-        if perm is None or pos == 0:
-            perm = epoch_permutation(n, cfg.train.seed, name, epoch, dev)
         for r in refreshers:
             if r.due(step):
                 rec = r(ctx)
@@ -112,6 +111,10 @@ def run_stage(
                 dist.sync_from_main(model, ctx.state)
         if ctx.state.stop:
             break
+        if perm is None or pos == 0:
+            # A refresher may set the epoch's order (DeepCluster's sampler, uniform over pseudo-labels).
+            order = ctx.state.order
+            perm = order if order is not None else epoch_permutation(n, cfg.train.seed, name, epoch, dev)
         idx = perm[pos * bs + rank * local:pos * bs + (rank + 1) * local]
         clean = ctx.to_float(ctx.images[idx])
         x, views = clean, []

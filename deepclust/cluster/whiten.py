@@ -1,0 +1,34 @@
+"""PCA-whitening followed by L2 normalisation: the space DeepCluster clusters its features in
+(Caron et al. 2018; the reference reduces to 256 dimensions with faiss' PCAMatrix, eigen_power -0.5,
+then L2-normalises each row). In torch, so that it runs where the features are (GPU or CPU)."""
+from __future__ import annotations
+
+import torch
+
+# Components whose variance is below this fraction of the largest are dropped (set to zero), not blown
+# up by 1/sqrt(variance): with fewer images than dimensions most directions carry no variance at all.
+REL_FLOOR = 1e-6
+
+
+@torch.no_grad()
+def fit_whitening(z: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean D, projection D×dim) such that (z - mean) @ projection has identity covariance over its
+    top-`dim` principal components (columns beyond the data's rank are zero). z: N×D."""
+    x = z.double()
+    mean = x.mean(0)
+    xc = x - mean
+    cov = xc.T @ xc / max(len(x) - 1, 1)
+    vals, vecs = torch.linalg.eigh(cov)  # ascending
+    vals, vecs = vals.flip(0)[:dim], vecs.flip(1)[:, :dim]
+    keep = vals > REL_FLOOR * vals[0].clamp_min(1e-30)
+    scale = torch.where(keep, vals.clamp_min(1e-30).rsqrt(), torch.zeros_like(vals))
+    proj = vecs * scale
+    if proj.shape[1] < dim:  # fewer features than dim: pad with zero columns (fixed shapes)
+        proj = torch.cat([proj, proj.new_zeros(len(proj), dim - proj.shape[1])], 1)
+    return mean.to(z.dtype), proj.to(z.dtype)
+
+
+def whiten_l2(z: torch.Tensor, mean: torch.Tensor, proj: torch.Tensor) -> torch.Tensor:
+    """Rows of z projected, whitened and scaled to unit length."""
+    y = (z.float() - mean.float()) @ proj.float()
+    return torch.nn.functional.normalize(y, dim=1)

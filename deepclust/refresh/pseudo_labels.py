@@ -1,0 +1,73 @@
+"""DeepCluster's reassignment (Caron et al. 2018): every epoch, cluster the features of all images
+and train on the clusters as labels.
+
+Each time it runs: the features of every image (eval mode, clean images) are PCA-whitened and
+L2-normalised (the network keeps the whitening, `fit_cluster_space`), k-means gives each image a
+pseudo-label, the epoch's images are drawn uniformly over the pseudo-labels (the reference's
+`UnifLabelSampler`, so a big cluster cannot take over), and the top layer starts again (N(0, 0.01),
+its optimiser state dropped), since its classes are new ones. It logs the NMI between this and the
+previous assignment (the curve the reference prints) and ACC/NMI/ARI against ground truth when known.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..cluster import kmeans
+from ..metrics import evaluate, nmi
+from ..registry import REFRESHERS
+from .base import Context, PeriodicRefresher
+
+
+def balanced_order(labels: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+    """n image indices drawn uniformly over the labels present: about n / (labels present) of each
+    label, without replacement where a label has that many images, then shuffled (DeepCluster's
+    UnifLabelSampler). labels: int64 N (on the CPU)."""
+    present = torch.unique(labels)
+    per = n // len(present) + 1
+    picks = []
+    for c in present.tolist():
+        members = (labels == c).nonzero().squeeze(1)
+        if len(members) >= per:
+            picks.append(members[torch.randperm(len(members), generator=generator)[:per]])
+        else:
+            picks.append(members[torch.randint(len(members), (per,), generator=generator)])
+    out = torch.cat(picks)
+    return out[torch.randperm(len(out), generator=generator)][:n]
+
+
+def pseudo_k(ctx: Context) -> int:
+    m = ctx.cfg.method
+    return m.pseudo_k or m.n_clusters
+
+
+@REFRESHERS.register("deepcluster")
+class DeepClusterRefresher(PeriodicRefresher):
+    """Every `stage.update_interval` steps (0: every epoch, the reference's rule), from step 0."""
+
+    provides = frozenset({"pseudo_labels"})
+
+    @torch.no_grad()
+    def __call__(self, ctx: Context):
+        model = ctx.model
+        feats = model.embed(ctx.images, ctx.cfg.train.eval_max, raw=True)
+        model.ae.fit_cluster_space(feats)
+        z = model.ae.cluster_space(feats)
+        seed = ctx.cfg.train.seed * 1_000_003 + ctx.step  # the reference reseeds its k-means every epoch
+        labels, _ = kmeans(z, pseudo_k(ctx), n_init=1, seed=seed % (2 ** 31))
+        labels_t = torch.from_numpy(labels)
+        rec = {"event": "pseudo_labels", "clusters_used": int(torch.unique(labels_t).numel())}
+        prev = ctx.state.pseudo_labels
+        if prev is not None:
+            rec["nmi_previous"] = round(nmi(prev.cpu().numpy(), labels), 5)
+        if ctx.labels is not None:
+            rec.update(evaluate(ctx.labels, labels))
+        ctx.state.pseudo_labels = labels_t.to(ctx.device)
+        g = torch.Generator().manual_seed(seed)
+        ctx.state.order = balanced_order(labels_t, len(labels_t), g).to(ctx.device)
+        head = model.head
+        head.reset_parameters(g)  # from (seed, step): a resumed run restarts it as an uninterrupted one
+        opt = ctx.optimizer
+        if opt is not None:
+            for p in head.parameters():
+                opt.state.pop(p, None)
+        return rec

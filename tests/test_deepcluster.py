@@ -1,0 +1,192 @@
+"""DeepCluster: its parts against their definitions, a fit on tiny real data, resume, predict."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from deepclust.cluster.whiten import fit_whitening, whiten_l2
+from deepclust.errors import UserError
+from deepclust.methods import fit, make_config
+from deepclust.objectives import Batch, ClusterState
+from deepclust.objectives.pseudo_label import PseudoLabelLoss
+from deepclust.refresh.pseudo_labels import balanced_order
+
+# A small network and schedule: the recipe's 64-128-256 trunk is the reference's size, not the test's.
+SMALL = ["encoder.filters=[8,16]", "encoder.hidden=[64,64]", "encoder.embed_dim=16", "cluster.batch_size=50",
+         "train.progress=false", "train.log_every=2", "train.checkpoint_every=2"]
+
+
+def small(*extra):
+    return make_config("deepcluster", sets=SMALL + list(extra))
+
+
+def test_pseudo_label_loss_is_cross_entropy_by_hand():
+    torch.manual_seed(0)
+    logits = torch.randn(5, 4)
+    pseudo = torch.tensor([3, 0, 1, 1, 2, 0, 3])
+    idx = torch.tensor([6, 0, 2, 3, 4])
+    out = type("Out", (), {"logits": logits})()
+    got = PseudoLabelLoss()(out, Batch(x=torch.zeros(5, 1, 2, 2), idx=idx), ClusterState(pseudo_labels=pseudo))
+    y = pseudo[idx]
+    by_hand = -sum(torch.log(torch.exp(logits[n, y[n]]) / torch.exp(logits[n]).sum()) for n in range(5)) / 5
+    assert torch.allclose(got, by_hand, atol=1e-6)
+
+
+def test_balanced_order_draws_each_pseudo_label_equally():
+    labels = torch.tensor([0] * 90 + [1] * 8 + [3] * 2)  # label 2 is empty
+    g = torch.Generator().manual_seed(0)
+    order = balanced_order(labels, 100, g)
+    assert order.shape == (100,) and order.min() >= 0 and order.max() < 100
+    counts = torch.bincount(labels[order], minlength=4)
+    assert counts[2] == 0 and (counts[[0, 1, 3]] - 100 / 3).abs().max() <= 1
+    # a label with enough images is drawn without replacement
+    assert len(torch.unique(order[labels[order] == 0])) == counts[0]
+    assert torch.equal(order, balanced_order(labels, 100, torch.Generator().manual_seed(0)))
+
+
+def test_whitening_gives_identity_covariance_and_unit_rows():
+    torch.manual_seed(0)
+    z = torch.randn(500, 6) @ torch.randn(6, 6) + 3.0
+    mean, proj = fit_whitening(z, 4)
+    y = (z - mean) @ proj
+    cov = y.T @ y / (len(y) - 1)
+    assert torch.allclose(cov, torch.eye(4), atol=1e-4)
+    # fewer images than dimensions: the directions without variance are dropped (zero), not blown up
+    mean, proj = fit_whitening(torch.randn(3, 8), 6)
+    assert proj.shape == (8, 6) and (proj[:, 2:].abs().max() == 0) and torch.isfinite(proj).all()
+    r = whiten_l2(torch.randn(7, 8), mean, proj)
+    assert torch.allclose(r.norm(dim=1), torch.ones(7), atol=1e-5)
+
+
+def test_sobel_front_end_by_hand():
+    from deepclust.nets.deepcluster_cnn import Sobel
+
+    x = torch.rand(2, 3, 6, 6)
+    got = Sobel()(x)
+    grey = torch.nn.functional.pad(x.mean(1), (1, 1, 1, 1))
+    k = torch.tensor([[1.0, 0.0, -1.0], [2.0, 0.0, -2.0], [1.0, 0.0, -1.0]])
+    gx = sum(k[a, b] * grey[:, a:a + 6, b:b + 6] for a in range(3) for b in range(3))
+    gy = sum(k.T[a, b] * grey[:, a:a + 6, b:b + 6] for a in range(3) for b in range(3))
+    assert got.shape == (2, 2, 6, 6)
+    assert torch.allclose(got[:, 0], gx, atol=1e-5) and torch.allclose(got[:, 1], gy, atol=1e-5)
+
+
+def test_deepcluster_fits_tiny_digits_and_logs_its_reassignments(tmp_path):
+    from deepclust.data import load_dataset
+    from deepclust.metrics import acc
+    from deepclust.train.rundir import RunDir
+
+    data = load_dataset("digits", limit=300, image_size=16)
+    cfg = small("cluster.epochs=6")
+    run = RunDir(tmp_path / "r")
+    res = fit(cfg, data, run=run)
+    assert res.labels.shape == (300,) and res.centers.shape == (10, 16)
+    assert np.allclose(np.linalg.norm(res.embedding, axis=1), 1, atol=1e-4)  # the whitened, L2 space
+    chance = np.mean([acc(data.labels, np.random.default_rng(s).integers(0, 10, 300)) for s in range(20)])
+    assert res.metrics["acc"] > chance + 0.3, res.metrics
+    recs = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
+    events = [r for r in recs if r.get("event") == "pseudo_labels"]
+    assert [r["step"] for r in events] == [6 * e for e in range(6)]  # once per epoch (6 steps of 50)
+    assert "nmi_previous" not in events[0] and all(0 <= r["nmi_previous"] <= 1 for r in events[1:])
+    assert all("acc" in r for r in events)
+
+
+def test_the_top_layer_starts_again_at_each_reassignment():
+    from deepclust.data import load_dataset
+    from deepclust.methods.pipeline import build_model
+    from deepclust.refresh import Context
+    from deepclust.refresh.pseudo_labels import DeepClusterRefresher
+
+    data = load_dataset("digits", limit=120, image_size=16)
+    cfg = small()
+    model = build_model(cfg, (1, 16, 16))
+    head = model.head.linear
+    with torch.no_grad():
+        head.weight.fill_(1.0)
+        head.bias.fill_(1.0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.rand(4, 1, 16, 16), reconstruct=False).logits.sum().backward()
+    opt.step()
+    assert head.weight in opt.state
+    ctx = Context(model=model, images=data.images, labels=data.labels, state=ClusterState(), cfg=cfg,
+                  stage=cfg.cluster, device=torch.device("cpu"), optimizer=opt)
+    rec = DeepClusterRefresher(0)(ctx)
+    assert head.bias.abs().max() == 0 and 0.005 < head.weight.std() < 0.02
+    assert head.weight not in opt.state and head.bias not in opt.state  # no stale momentum for new classes
+    assert ctx.state.pseudo_labels.shape == (120,) and ctx.state.order.shape == (120,)
+    assert rec["event"] == "pseudo_labels" and rec["clusters_used"] >= 2
+
+
+def test_deepcluster_resumes_mid_epoch_where_it_left_off(tmp_path):
+    """Killed mid-epoch, it resumes with that epoch's sampled order and pseudo-labels and ends where an
+    uninterrupted run ends (dropout off: its masks come from the global generator, not reseeded per step)."""
+    from deepclust.data import load_dataset
+    from deepclust.train.rundir import RunDir
+
+    data = load_dataset("digits", limit=150, image_size=16)
+    cfg = small("cluster.max_steps=9", "encoder.dropout=0")  # 3 steps an epoch
+    full = fit(cfg, data)
+
+    class Killed(Exception):
+        pass
+
+    class DyingRun(RunDir):
+        def log(self, rec):
+            super().log(rec)
+            if rec.get("step") == 6 and "loss" in rec:
+                raise Killed()
+
+    run = DyingRun(tmp_path / "r")
+    with pytest.raises(Killed):
+        fit(cfg, data, run=run)
+    ck = torch.load(run.checkpoint_path, weights_only=True)
+    assert ck["step"] == 4 and "order" in ck["state"]  # mid-epoch (epoch 1 is steps 3-5)
+    resumed = fit(cfg, data, run=RunDir(run.path), resume=True)
+    assert np.array_equal(resumed.labels, full.labels)
+
+
+def test_impossible_deepcluster_settings_fail_before_training():
+    from deepclust.data import load_dataset
+
+    data = load_dataset("digits", limit=60, image_size=16)
+    with pytest.raises(UserError, match="whitened features.*encoder.name=deepcluster_cnn"):
+        fit(small("encoder.name=conv_ae"), data)
+    with pytest.raises(UserError, match="pseudo_labels.*add 'deepcluster' to cluster.refreshers"):
+        fit(small("cluster.refreshers=[]"), data)
+    with pytest.raises(UserError, match="method.pseudo_k=61"):
+        fit(small("method.pseudo_k=61"), data)
+    with pytest.raises(UserError, match="too small"):
+        fit(small("encoder.filters=[8,16,32,64,128]"), data)
+
+
+def test_over_clustering_keeps_the_asked_number_of_clusters():
+    from deepclust.data import load_dataset
+
+    data = load_dataset("digits", limit=200, image_size=16)
+    res = fit(small("cluster.epochs=2", "method.pseudo_k=30"), data)
+    assert res.model.head.linear.out_features == 30
+    assert res.centers.shape[0] == 10 and res.labels.max() < 10
+
+
+def test_facade_and_predict_on_new_images_use_the_saved_whitening(tmp_path):
+    """`DeepCluster(...).fit(X)`; a run folder's model reloads with its whitening, so predict maps new
+    images into the space the clusters were found in."""
+    from deepclust import DeepCluster
+    from deepclust.data import load_dataset
+    from deepclust.methods.pipeline import load_model, write_outputs
+    from deepclust.train.rundir import RunDir
+
+    data = load_dataset("digits", limit=120, image_size=16)
+    est = DeepCluster(n_clusters=5, encoder__filters=(8, 16), encoder__hidden=(64, 64), encoder__embed_dim=16,
+                      cluster__batch_size=50, cluster__epochs=2).fit(data.images.numpy())
+    assert est.labels_.shape == (120,) and np.array_equal(est.predict(data.images.numpy()), est.labels_)
+    cfg = small("cluster.epochs=2", "method.n_clusters=5")
+    run = RunDir(tmp_path / "r")
+    run.write_config(cfg)
+    res = fit(cfg, data, run=run)
+    write_outputs(run, cfg, data, res)
+    _, model, centers, _ = load_model(run.path)
+    assert torch.allclose(model.ae.white_proj, res.model.ae.white_proj)
+    z = model.embed(data.images)
+    assert np.allclose(z.numpy(), res.embedding, atol=1e-5)
