@@ -72,8 +72,9 @@ class MethodConfig:
     n_init: int = 20  # k-means restarts for the centroid initialisation
     thresholds: tuple[float, ...] = (0.9, 0.99)  # DAC: (lower, upper) pair-selection thresholds at the start
     selection: str = "dac*"  # DAC: dac* (every pair labelled, one threshold) | dac (pairs between l and u unused)
-    # DeepCluster: k-means clusters for the pseudo-labels (0: n_clusters). More than n_clusters over-clusters,
-    # as DeepCluster does (k=10,000 on ImageNet); the run's own clusters then come from a final k-means.
+    # DeepCluster: k-means clusters for the pseudo-labels; 0: one per ~100 images, between n_clusters and
+    # 10 x n_clusters. More than n_clusters over-clusters, as DeepCluster does (k=10,000 on ImageNet); the
+    # run's own n_clusters clusters then come from a final k-means on the trained features.
     pseudo_k: int = 0
 
 

@@ -90,6 +90,11 @@ def test_deepcluster_fits_tiny_digits_and_logs_its_reassignments(tmp_path):
     assert [r["step"] for r in events] == [6 * e for e in range(6)]  # once per epoch (6 steps of 50)
     assert "nmi_previous" not in events[0] and all(0 <= r["nmi_previous"] <= 1 for r in events[1:])
     assert all("acc" in r for r in events)
+    # a folder has no labels: the report still plots how stable the pseudo-labels are
+    from deepclust.report.plots import quality_plot
+
+    no_truth = [{k: v for k, v in r.items() if k not in ("acc", "nmi", "ari")} for r in recs]
+    assert quality_plot(no_truth) is not None
 
 
 def test_the_top_layer_starts_again_at_each_reassignment():
@@ -190,3 +195,15 @@ def test_facade_and_predict_on_new_images_use_the_saved_whitening(tmp_path):
     assert torch.allclose(model.ae.white_proj, res.model.ae.white_proj)
     z = model.embed(data.images)
     assert np.allclose(z.numpy(), res.embedding, atol=1e-5)
+
+
+def test_number_of_pseudo_labels():
+    from deepclust.refresh.pseudo_labels import pseudo_classes
+
+    def n_pseudo(k, n, pseudo_k=0):
+        return pseudo_classes(make_config("deepcluster", sets=[f"method.n_clusters={k}", f"method.pseudo_k={pseudo_k}"]), n)
+
+    assert n_pseudo(10, 10_000) == 100  # one per ~100 images (MNIST-test) ...
+    assert n_pseudo(10, 70_000) == 100  # ... at most 10 k
+    assert n_pseudo(20, 1_440) == 20  # ... at least k (COIL-20)
+    assert n_pseudo(10, 10_000, pseudo_k=40) == 40  # as asked

@@ -19,6 +19,7 @@ from ..metrics import evaluate
 from ..nets import ClusterNet, LinearHead, StudentTHead, build_autoencoder
 from ..objectives import ClusterState
 from ..refresh import Context, build_refresher
+from ..refresh.pseudo_labels import pseudo_classes
 from ..registry import LOSSES
 from ..train import dist
 from ..train.device import resolve_device, resolve_precision, seed_everything
@@ -177,7 +178,7 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
 
     dev = resolve_device(cfg.train.device)
     resolve_precision(cfg.train.precision, dev)
-    params = list(build_model(cfg, tuple(data.images.shape[1:])).parameters())
+    params = list(build_model(cfg, tuple(data.images.shape[1:]), len(data)).parameters())
     for sname in STAGES:
         stage = getattr(cfg, sname)
         if _terms(stage):
@@ -230,7 +231,7 @@ def _label_net(cfg: RunConfig) -> bool:
     return bool(getattr(ENCODERS.get(cfg.encoder.name), "label_features", False))
 
 
-def build_model(cfg: RunConfig, in_shape: tuple[int, int, int]) -> ClusterNet:
+def build_model(cfg: RunConfig, in_shape: tuple[int, int, int], n_images: int | None = None) -> ClusterNet:
     enc = cfg.encoder
     if _label_net(cfg):
         from dataclasses import replace
@@ -238,7 +239,7 @@ def build_model(cfg: RunConfig, in_shape: tuple[int, int, int]) -> ClusterNet:
         enc = replace(enc, embed_dim=cfg.method.n_clusters)  # one label feature per cluster
     ae = build_autoencoder(enc, in_shape)
     if _needs_linear_head(cfg):  # DeepCluster: a classifier over the pseudo-labels
-        head = LinearHead(cfg.method.pseudo_k or cfg.method.n_clusters, ae.embed_dim)
+        head = LinearHead(pseudo_classes(cfg, n_images), ae.embed_dim)
     else:
         head = StudentTHead(cfg.method.n_clusters, ae.embed_dim, cfg.method.alpha) if _needs_head(cfg) else None
     return ClusterNet(ae, head)
@@ -251,7 +252,7 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
     dev = dist.local_device(resolve_device(cfg.train.device))
     precision = resolve_precision(cfg.train.precision, dev)
     t_start = time.perf_counter()
-    model = build_model(cfg, tuple(data.images.shape[1:])).to(dev)
+    model = build_model(cfg, tuple(data.images.shape[1:]), len(data)).to(dev)
     if dev.type == "cuda" and cfg.encoder.name == "conv_ae":
         model = model.to(memory_format=torch.channels_last)
     if cfg.train.compile != "none":
@@ -428,7 +429,7 @@ def load_model(run_path, device: str = "cpu") -> tuple[RunConfig, ClusterNet, to
     cfg = from_dict(load_yaml(p / "config.yaml"))
     result = json.loads((p / "result.json").read_text())
     tensors = load_file(str(p / "model.safetensors"), device=device)
-    model = build_model(cfg, tuple(result["image_shape"]))
+    model = build_model(cfg, tuple(result["image_shape"]), result.get("n_images"))
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     model.to(device).eval()
     return cfg, model, tensors["centers"], result

@@ -35,9 +35,14 @@ def balanced_order(labels: torch.Tensor, n: int, generator: torch.Generator) -> 
     return out[torch.randperm(len(out), generator=generator)][:n]
 
 
-def pseudo_k(ctx: Context) -> int:
-    m = ctx.cfg.method
-    return m.pseudo_k or m.n_clusters
+def pseudo_classes(cfg, n_images: int | None) -> int:
+    """DeepCluster's number of pseudo-labels: method.pseudo_k, or when 0 about one per 100 images, at least
+    the k asked for and at most 10 k (over-clustering: 100 pseudo-labels for k = 10 on MNIST-test's 10,000
+    images reached 0.811 ACC after 10 epochs where 10 reached 0.735; docs/decisions.md)."""
+    m = cfg.method
+    if m.pseudo_k:
+        return m.pseudo_k
+    return int(min(10 * m.n_clusters, max(m.n_clusters, (n_images or 0) // 100)))
 
 
 @REFRESHERS.register("deepcluster")
@@ -53,7 +58,7 @@ class DeepClusterRefresher(PeriodicRefresher):
         model.ae.fit_cluster_space(feats)
         z = model.ae.cluster_space(feats)
         seed = ctx.cfg.train.seed * 1_000_003 + ctx.step  # the reference reseeds its k-means every epoch
-        labels, _ = kmeans(z, pseudo_k(ctx), n_init=1, seed=seed % (2 ** 31))
+        labels, _ = kmeans(z, pseudo_classes(ctx.cfg, len(ctx.images)), n_init=1, seed=seed % (2 ** 31))
         labels_t = torch.from_numpy(labels)
         rec = {"event": "pseudo_labels", "clusters_used": int(torch.unique(labels_t).numel())}
         prev = ctx.state.pseudo_labels

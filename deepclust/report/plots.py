@@ -171,12 +171,15 @@ def loss_plot(rows: list[dict[str, Any]]) -> str | None:
 
 
 def quality_plot(rows: list[dict[str, Any]]) -> str | None:
-    """acc/nmi/ari over steps and label_change at refreshes, whichever the log holds."""
+    """acc/nmi/ari over steps, label_change at refreshes and DeepCluster's NMI between consecutive
+    assignments, whichever the log holds."""
     panels: list[tuple[str, list[str]]] = []
     if any(_series(rows, m)[0] for m in ("acc", "nmi", "ari")):
         panels.append(("agreement with ground truth", ["acc", "nmi", "ari"]))
     if _series(rows, "label_change")[0]:
         panels.append(("label change at refreshes", ["label_change"]))
+    if _series(rows, "nmi_previous")[0]:  # DeepCluster: how stable its pseudo-labels are (the papers' NMI t-1/t)
+        panels.append(("NMI between consecutive pseudo-labellings", ["nmi_previous"]))
     if not panels:
         return None
     fig = Figure(figsize=(min(12.0, 5.2 * len(panels)), 3.4))
