@@ -113,10 +113,10 @@ def stage_smoke(out: Path, device: str) -> dict:
     short = {"train": {"device": device, "progress": False, "log_every": 5, "checkpoint_every": 10**9},
              "pretrain": {"epochs": None, "max_steps": 20}, "cluster": {"epochs": None, "max_steps": 20},
              "method": {"n_init": 3}}
-    for name, data in (("dec", digits), ("dcec", d16), ("convdec-da", d16), ("stdac", d16)):
+    for name, data in (("dec", digits), ("dcec", d16), ("convdec-da", d16), ("stdac", d16), ("deepcluster", d16)):
         t0 = time.perf_counter()
         over = copy.deepcopy(short)
-        if name == "stdac":
+        if name in ("stdac", "deepcluster"):  # no pretraining stage
             over.pop("pretrain")
         res = fit(make_config(name, overrides=over), data)
         ok = bool(np.isfinite(res.embedding).all()) and res.labels.shape == (len(data),)
