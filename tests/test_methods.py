@@ -237,3 +237,18 @@ def test_a_collapsed_clustering_is_flagged_in_result_and_report(tiny_digits, fas
     assert "only 1 of the 10 clusters" in result["warning"]
     assert json.loads((run.path / "result.json").read_text())["warning"] == result["warning"]
     assert "only 1 of the 10 clusters" in write_report(run.path).read_text()
+
+
+def test_a_fresh_start_in_a_used_run_folder_writes_a_log_of_its_own(tiny_digits, tmp_path, fast_sets):
+    """A bench cell started afresh in the folder of an earlier attempt (its settings changed) once appended
+    to that attempt's metrics.jsonl, so two runs' lines read as one curve."""
+    import json
+
+    from deepclust.train.rundir import RunDir
+
+    cfg = make_config("dec", sets=fast_sets())
+    run = RunDir(tmp_path / "r")
+    fit(cfg, tiny_digits, run=run)
+    fit(cfg, tiny_digits, run=run)
+    recs = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
+    assert sum(r.get("event") == "kmeans_init" for r in recs) == 1

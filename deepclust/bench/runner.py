@@ -145,6 +145,9 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
                 # Each cell also keeps a full run folder (learning curves, report) under runs/bench/.
                 run_dir = RunDir(Path(cfg.out_dir) / "bench" / table / out.parent.name / out.stem)
                 resumed = _interrupted(run_dir, cfg)
+                if resumed is None:  # afresh: nothing of an earlier attempt under other settings may leak in
+                    run_dir.checkpoint_path.unlink(missing_ok=True)
+                    (run_dir.path / "metrics.jsonl").unlink(missing_ok=True)
                 run_dir.write_config(cfg)
                 shared = None
                 if resumed is not None:

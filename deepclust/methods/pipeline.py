@@ -262,6 +262,10 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
     state = ClusterState()
     main = dist.is_main()  # under torchrun only process 0 logs and checkpoints
     ckpt = run.load_checkpoint(dev) if (run is not None and resume) else None
+    if run is not None and not resume and main:
+        # A fresh start in a folder an earlier attempt used (e.g. a bench cell whose settings changed) writes
+        # its own log; appended to the old one, two runs' lines would read as one curve.
+        (run.path / "metrics.jsonl").unlink(missing_ok=True)
     if resume and run is not None and ckpt is None and main:
         if echo:
             echo(f"no checkpoint in {run.path} yet (one is saved every {cfg.train.checkpoint_every} steps): "
