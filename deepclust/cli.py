@@ -12,6 +12,10 @@ FOLDER_METHOD = "stdac"  # the default for photo folders: see README "Which meth
 # Folder runs cap clustering at 2,000 steps (the paper's 20,000 is for its benchmarks); DEC's
 # tolerance rule usually stops sooner. Raise it with --set cluster.max_steps=N.
 FOLDER_DEFAULTS = {"cluster": {"max_steps": 2000}}
+# ... and per method, what photos need that the benchmark recipe does not: DeepCluster trains on the
+# reference's random crops and flips (a digit must not be mirrored; a photo may). Measured on COIL-20 as a
+# folder: benchmarks/results/folder-defaults/deepcluster+*.
+FOLDER_METHOD_DEFAULTS = {"deepcluster": {"cluster": {"augment": "crop-flip"}}}
 
 
 def _k_arg(text: str | None) -> int | str | None:
@@ -132,7 +136,7 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
         if args.out:
             over["out_dir"] = args.out
         method = over["method"].get("name") or method_default
-        base: dict = dict(FOLDER_DEFAULTS) if args.cmd == "cluster" else {}
+        base: dict = deep_update(FOLDER_DEFAULTS, FOLDER_METHOD_DEFAULTS.get(method, {})) if args.cmd == "cluster" else {}
         profile = getattr(args, "profile", None)
         if profile:
             from .bench.tables import profile_overrides

@@ -140,11 +140,13 @@ def test_deepcluster_on_a_folder_then_predict(photo_folder, tmp_path):
     training images their clusters back (the model carries its whitening)."""
     r = cli("cluster", photo_folder, "--k", 3, "--image-size", 16, "--method", "deepcluster", "--out", tmp_path,
             "--set", "cluster.epochs=3", "--set", "cluster.batch_size=20", "--set", "encoder.filters=[8,16]",
-            "--set", "encoder.hidden=[32,32]", "--set", "encoder.embed_dim=8", "--set", "cluster.augment=crop-flip",
-            "--quiet")
+            "--set", "encoder.hidden=[32,32]", "--set", "encoder.embed_dim=8", "--quiet")
     assert r.returncode == 0, r.stderr
     run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
     assert (run / "report.html").is_file()
+    import yaml
+
+    assert yaml.safe_load((run / "config.yaml").read_text())["cluster"]["augment"] == "crop-flip"  # photos: crops, flips
     rows = {row["file"]: row["cluster"] for row in csv.DictReader(open(run / "assignments.csv"))}
     assert len(rows) == 60 and set(rows.values()) <= {"0", "1", "2"}
     r = cli("predict", run, photo_folder / "batch1", "--output", tmp_path / "p.csv")
