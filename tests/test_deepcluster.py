@@ -110,7 +110,8 @@ def test_the_top_layer_starts_again_at_each_reassignment():
     with torch.no_grad():
         head.weight.fill_(1.0)
         head.bias.fill_(1.0)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    # fused, as on CUDA: it expects every parameter's momentum once any has one (it is on the CPU too)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, fused=True)
     model(torch.rand(4, 1, 16, 16), reconstruct=False).logits.sum().backward()
     opt.step()
     assert head.weight in opt.state
@@ -118,7 +119,11 @@ def test_the_top_layer_starts_again_at_each_reassignment():
                   stage=cfg.cluster, device=torch.device("cpu"), optimizer=opt)
     rec = DeepClusterRefresher(0)(ctx)
     assert head.bias.abs().max() == 0 and 0.005 < head.weight.std() < 0.02
-    assert head.weight not in opt.state and head.bias not in opt.state  # no stale momentum for new classes
+    # no stale momentum for classes that are new
+    assert all(opt.state[p]["momentum_buffer"].abs().max() == 0 for p in (head.weight, head.bias))
+    opt.zero_grad()
+    model(torch.rand(4, 1, 16, 16), reconstruct=False).logits.sum().backward()
+    opt.step()  # the next step runs (dropping the state instead broke a fused optimiser here)
     assert ctx.state.pseudo_labels.shape == (120,) and ctx.state.order.shape == (120,)
     assert rec["event"] == "pseudo_labels" and rec["clusters_used"] >= 2
 
@@ -163,15 +168,26 @@ def test_impossible_deepcluster_settings_fail_before_training():
         fit(small("method.pseudo_k=61"), data)
     with pytest.raises(UserError, match="too small"):
         fit(small("encoder.filters=[8,16,32,64,128]"), data)
+    with pytest.raises(UserError, match="add pseudo_label to cluster.losses"):
+        fit(small("cluster.losses.pseudo_label=0"), data)
+    with pytest.raises(UserError, match="one or the other"):
+        fit(small("cluster.losses={pseudo_label: 1, kl_target: 1}"), data)
 
 
-def test_over_clustering_keeps_the_asked_number_of_clusters():
+def test_over_clustering_keeps_the_asked_number_of_clusters(tmp_path):
     from deepclust.data import load_dataset
 
     data = load_dataset("digits", limit=200, image_size=16)
-    res = fit(small("cluster.epochs=2", "method.pseudo_k=30"), data)
+    from deepclust.train.rundir import RunDir
+
+    run = RunDir(tmp_path / "r")
+    res = fit(small("cluster.epochs=2", "method.pseudo_k=30"), data, run=run)
     assert res.model.head.linear.out_features == 30
     assert res.centers.shape[0] == 10 and res.labels.max() < 10
+    # 30 pseudo-labels for 10 classes: a one-to-one ACC would be capped near 1/3, so only NMI and ARI are logged
+    events = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()
+              if "pseudo_labels" in line]
+    assert events and all("acc" not in r and "nmi" in r and "ari" in r for r in events)
 
 
 def test_facade_and_predict_on_new_images_use_the_saved_whitening(tmp_path):
@@ -189,12 +205,14 @@ def test_facade_and_predict_on_new_images_use_the_saved_whitening(tmp_path):
     cfg = small("cluster.epochs=2", "method.n_clusters=5")
     run = RunDir(tmp_path / "r")
     run.write_config(cfg)
-    res = fit(cfg, data, run=run)
-    write_outputs(run, cfg, data, res)
+    train, new = data.subset(range(100)), data.images[100:]
+    res = fit(cfg, train, run=run)
+    write_outputs(run, cfg, train, res)
     _, model, centers, _ = load_model(run.path)
     assert torch.allclose(model.ae.white_proj, res.model.ae.white_proj)
-    z = model.embed(data.images)
-    assert np.allclose(z.numpy(), res.embedding, atol=1e-5)
+    assert np.allclose(model.embed(train.images).numpy(), res.embedding, atol=1e-5)
+    z = model.embed(new)  # images the model never saw: the same map as the trained model's, unit rows
+    assert torch.allclose(z, res.model.embed(new), atol=1e-5) and torch.allclose(z.norm(dim=1), torch.ones(20), atol=1e-4)
 
 
 def test_number_of_pseudo_labels():

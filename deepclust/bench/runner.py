@@ -270,7 +270,7 @@ def _shared_pretraining(cfg, data, ds: str, run_dir, log, resumed: bool = False)
         _save_pretrained(path, res.model, res.stage_s.get("pretrain", 0.0))
         pre_dir.checkpoint_path.unlink(missing_ok=True)
     cached = torch.load(path, map_location="cpu", weights_only=True)
-    model = build_model(cfg, tuple(data.images.shape[1:]))
+    model = build_model(cfg, tuple(data.images.shape[1:]), len(data))
     model.ae.load_state_dict(cached["ae"])
     run_dir.save_checkpoint({"stage": "pretrain", "step": 0, "done": ["pretrain"], "model": model.state_dict(),
                              "optim": {}, "state": {}})

@@ -20,7 +20,7 @@ _register("deepcluster", "DeepCluster (Caron et al. 2018): k-means pseudo-labels
                           "augment": "dac", "inputs": "augmented"},
               "note": "Reference defaults (facebookresearch/deepcluster): SGD 0.05, momentum 0.9, weight decay 1e-5, "
                       "batch 256, 200 epochs, reassignment every epoch, Sobel input, PCA-whitening to 256 dims + L2 (32 here: measured better on small sets), "
-                      "20 k-means iterations, uniform-per-pseudo-label sampling, top layer re-initialised N(0, 0.01). "
+                      "k-means with one start per epoch (run to convergence here, the reference stops at 20 iterations), uniform-per-pseudo-label sampling, top layer re-initialised N(0, 0.01). "
                       "Sized for small images: a VGG-style trunk (one 3x3 conv + BN + max-pool per block, 32-64-128 as DCEC's widths) and two "
                       "1024-unit dense layers instead of AlexNet's 4096 on 224 px crops. The reference trains on random "
                       "resized crops and flips (for photos: cluster.augment=crop-flip); the default here is DAC's "

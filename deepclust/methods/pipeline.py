@@ -127,6 +127,13 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
             provided.add("q")
         if any("logits" in t.loss.needs for t in terms):
             provided.add("logits")
+        wants_logits = any("logits" in t.loss.needs for t in terms)
+        if "deepcluster" in stage.refreshers and not wants_logits:
+            raise UserError(f"{sname}.refreshers: 'deepcluster' makes pseudo-labels for a linear top layer to learn: "
+                            f"add pseudo_label to {sname}.losses")
+        if _needs_linear_head(cfg) and _needs_head(cfg):
+            raise UserError("pseudo_label trains a linear top layer, and losses on soft assignments (kl_target, "
+                            "consistency) need a Student-t head: a network has one or the other; drop one of them")
         if "deepcluster" in stage.refreshers and not hasattr(_encoder_class(cfg), "fit_cluster_space"):
             raise UserError(f"{sname}.refreshers: 'deepcluster' clusters whitened features, which encoder "
                             f"'{cfg.encoder.name}' does not provide: set encoder.name=deepcluster_cnn")
@@ -157,9 +164,11 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
         if getattr(cfg.train, key) < 1:
             raise UserError(f"train.{key} must be at least 1, got {getattr(cfg.train, key)}")
     if cfg.method.pseudo_k < 0 or cfg.method.pseudo_k > n:
-        raise UserError(f"method.pseudo_k={cfg.method.pseudo_k}: give 0 (as many as the clusters) up to the {n} images")
+        raise UserError(f"method.pseudo_k={cfg.method.pseudo_k}: give 0 (about one per 100 images, at least k) or "
+                        f"2 up to the {n} images")
     if cfg.method.pseudo_k == 1:
-        raise UserError("method.pseudo_k=1 gives every image the same pseudo-label: use 0 (as many as --k) or 2 or more")
+        raise UserError("method.pseudo_k=1 gives every image the same pseudo-label: use 0 (about one per 100 images, "
+                        "at least k) or 2 or more")
     if cfg.method.n_init < 1:
         raise UserError(f"method.n_init (k-means restarts) must be at least 1, got {cfg.method.n_init}")
     if not (math.isfinite(cfg.method.alpha) and cfg.method.alpha > 0):
@@ -313,6 +322,7 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
         stage_s[sname] = round(time.perf_counter() - t0, 3)
         done_stages.add(sname)
         state.stop = False
+        state.order = None  # a refresher's sampled order belongs to its stage
     res = _assign(cfg, model, images, state, dev)
     metrics = evaluate(data.labels, res["labels"]) if data.labels is not None else None
     wall = earlier_s + time.perf_counter() - t_start
