@@ -171,7 +171,7 @@ def test_impossible_deepcluster_settings_fail_before_training():
     with pytest.raises(UserError, match="add pseudo_label to cluster.losses"):
         fit(small("cluster.losses.pseudo_label=0"), data)
     with pytest.raises(UserError, match="one or the other"):
-        fit(small("cluster.losses={pseudo_label: 1, kl_target: 1}"), data)
+        fit(small("cluster.losses={pseudo_label: 1, kl_target: 1}", "cluster.refreshers=[deepcluster, kmeans_init, target]"), data)
 
 
 def test_over_clustering_keeps_the_asked_number_of_clusters(tmp_path):

@@ -131,9 +131,6 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
         if "deepcluster" in stage.refreshers and not wants_logits:
             raise UserError(f"{sname}.refreshers: 'deepcluster' makes pseudo-labels for a linear top layer to learn: "
                             f"add pseudo_label to {sname}.losses")
-        if _needs_linear_head(cfg) and _needs_head(cfg):
-            raise UserError("pseudo_label trains a linear top layer, and losses on soft assignments (kl_target, "
-                            "consistency) need a Student-t head: a network has one or the other; drop one of them")
         if "deepcluster" in stage.refreshers and not hasattr(_encoder_class(cfg), "fit_cluster_space"):
             raise UserError(f"{sname}.refreshers: 'deepcluster' clusters whitened features, which encoder "
                             f"'{cfg.encoder.name}' does not provide: set encoder.name=deepcluster_cnn")
@@ -158,6 +155,9 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
             raise UserError(f"{sname}.update_interval must be 0 or more (steps between refreshes), got {stage.update_interval}")
         if not (stage.tol >= 0):  # also refuses NaN
             raise UserError(f"{sname}.tol must be 0 or more (a fraction of labels, e.g. 0.001), got {stage.tol}")
+    if _needs_linear_head(cfg) and _needs_head(cfg):  # after every stage's weights are known to be valid
+        raise UserError("pseudo_label trains a linear top layer, and losses on soft assignments (kl_target, "
+                        "consistency) need a Student-t head: a network has one or the other; drop one of them")
     if cfg.train.seed < 0:
         raise UserError(f"seed {cfg.train.seed}: use a seed of 0 or more")
     for key in ("log_every", "checkpoint_every", "eval_max"):
