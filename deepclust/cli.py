@@ -8,7 +8,7 @@ from pathlib import Path
 from .data import FOLDER_IMAGE_SIZE
 from .errors import UserError
 
-FOLDER_METHOD = "deepcluster"  # the default for photo folders since 2026-12-06 (stdac before): README "Which method for photos"
+FOLDER_METHOD = "stdac"  # the default for photo folders: README "Which method for photos" (and why not deepcluster)
 # Folder runs cap clustering at 2,000 steps (the paper's 20,000 is for its benchmarks); DEC's
 # tolerance rule usually stops sooner. Raise it with --set cluster.max_steps=N.
 FOLDER_DEFAULTS = {"cluster": {"max_steps": 2000}}

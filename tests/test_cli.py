@@ -101,7 +101,7 @@ def test_cluster_folder_then_predict(photo_folder, tmp_path):
     assert same == 20
     assert sum(p["fits"] == "yes" for p in preds) >= 18  # training images fit their clusters
 
-    assert result["method"] == "deepcluster"  # the folder default
+    assert result["method"] == "stdac"  # the folder default
     assert result["novelty"]["features"] == "layer-statistics" and result["novelty"]["n_reference"] == 60
 
     # The novelty check: noise and flat images fit no cluster, for the default (ST-DAC) and for DCEC.
@@ -297,7 +297,7 @@ def test_cluster_odd_names_and_linked_folders(tmp_path):
 def test_cluster_with_augmentation_shows_examples(photo_folder, tmp_path):
     import yaml
 
-    # the default (DeepCluster: no pretraining) trains its clustering stage on the preset's views
+    # the default (ST-DAC: no pretraining) trains its clustering stage on the preset's views
     r = cli("cluster", photo_folder, "--k", 3, "--image-size", 16, "--augment", "heritage", "--out", tmp_path / "d",
             "--no-report", *FAST)
     assert r.returncode == 0, r.stderr
