@@ -334,9 +334,13 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
 def _assign(cfg: RunConfig, model: ClusterNet, images: torch.Tensor, state: ClusterState, dev) -> dict[str, Any]:
     ctx = Context(model=model, images=images, labels=None, state=state, cfg=cfg, stage=cfg.cluster, device=dev)
     if hasattr(model.ae, "fit_cluster_space"):
-        # DeepCluster: the whitening was fitted at the last reassignment; the features moved since.
-        model.ae.fit_cluster_space(model.embed(images, cfg.train.eval_max, raw=True))
-    z = ctx.embed_all()
+        # DeepCluster: the whitening was fitted at the last reassignment; the features moved since. One pass
+        # over the images gives the features for both the refit and the whitened embedding.
+        feats = model.embed(images, cfg.train.eval_max, raw=True)
+        model.ae.fit_cluster_space(feats)
+        z = model.ae.cluster_space(feats)
+    else:
+        z = ctx.embed_all()
     if getattr(model.ae, "label_features", False):
         # DAC: cluster = argmax of the label features = the nearest one-hot vector.
         centers = torch.eye(cfg.method.n_clusters, device=dev)
