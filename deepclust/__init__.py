@@ -1,7 +1,7 @@
-"""deepclust: deep image clustering (DEC, IDEC, DCN, DCEC, GAP-DCEC, DeepCluster, ...) on any folder of images."""
+"""deepclust: deep image clustering (DEC, IDEC, DCN, DCEC, GAP-DCEC, DeepCluster, DTC, ...) on any folder of images."""
 from . import nets, objectives, refresh  # noqa: F401  (fill the registries)
 from .errors import UserError
-from .methods import AEKMeans, DCEC, DCN, DEC, GAPDCEC, IDEC, Clusterer, DeepCluster, KMeans
+from .methods import AEKMeans, DCEC, DCN, DEC, DTC, GAPDCEC, IDEC, Clusterer, DeepCluster, KMeans
 
 __version__ = "0.1.0"
-__all__ = ["AEKMeans", "DCEC", "DCN", "DEC", "DeepCluster", "GAPDCEC", "IDEC", "KMeans", "Clusterer", "UserError"]
+__all__ = ["AEKMeans", "DCEC", "DCN", "DEC", "DeepCluster", "DTC", "GAPDCEC", "IDEC", "KMeans", "Clusterer", "UserError"]

@@ -40,6 +40,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
     p.add_argument("--no-report", action="store_true", help="skip writing report.html")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--known", default=None, metavar="FOLDER",
+                   help="labelled images of other, known classes, one subfolder per class: Deep Transfer Clustering "
+                        "(--method dtc, the default with --known) first learns to tell them apart, then clusters the "
+                        "images with what it learnt")
     p.add_argument("--augment", default=None, metavar="PRESET",
                    help="train on augmented images (heritage, rot, shear, scale, dec-da, dac): the autoencoder's "
                         "pretraining on original + augmented images, or for methods without one (stdac, dac) "
@@ -121,6 +125,9 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
             over["method"]["name"] = args.method
         if getattr(args, "data_root", None):
             over["data"]["root"] = args.data_root
+        if args.known:
+            over["data"]["known"] = args.known
+            over["method"].setdefault("name", "dtc")
         if getattr(args, "image_size", None) is not None and args.image_size < 1:
             raise UserError(f"--image-size {args.image_size}: give a side in pixels, e.g. --image-size {FOLDER_IMAGE_SIZE}")
         if getattr(args, "image_size", None):
@@ -165,6 +172,13 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
         data = load()
     if data.skipped and main:
         _print_skipped(data.skipped, "see skipped.csv in the run folder")
+    from .data.known import prepare_known
+
+    cfg, data, known = prepare_known(cfg, data)  # DTC: the labelled known classes, and the images to cluster
+    if known is not None:
+        if known.skipped and main:
+            _print_skipped(known.skipped, "among the known-class images")
+        say(f"known classes: {len(known)} labelled images of {cfg.encoder.n_known} classes ({known.name})")
     k_estimate = None
     if args.k == "auto" and run is None:
         from .cluster.estimate_k import estimate_k_images
@@ -178,7 +192,7 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
     if run is None:
         from .methods.pipeline import validate
 
-        validate(cfg, data)  # fail before creating a run folder
+        validate(cfg, data, known)  # fail before creating a run folder
         if main:
             run = RunDir.create(cfg)
             run.write_config(cfg)
@@ -190,7 +204,7 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
     say(f"{cfg.method.name} on {data.name}: {len(data)} images of {tuple(data.images.shape[1:])}, "
         f"k={cfg.method.n_clusters}")
     try:
-        res = fit(cfg, data, run=run, resume=bool(args.resume), echo=say)
+        res = fit(cfg, data, run=run, resume=bool(args.resume), echo=say, known=known)
     except KeyboardInterrupt:
         if run.checkpoint_path.exists():
             say(f"\ninterrupted: continue with  deepclust {args.cmd} --resume {run.path}", file=sys.stderr)

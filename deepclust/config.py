@@ -31,6 +31,14 @@ class DataConfig:
     image_size: int | None = None  # folders: side of the square images (None = the method's default)
     channels: int | None = None  # 1 or 3; None = keep (built-ins) / auto (folders)
     limit: int | None = None  # use the first N images only (tests, quick looks)
+    # DTC (transfer clustering): labelled images of *other* classes, known beforehand, that the network first
+    # learns to classify. Either these class ids of a built-in dataset (its other classes are clustered) …
+    known_classes: tuple[int, ...] = ()
+    # … or a folder with one subfolder of images per known class (`deepclust cluster NEW/ --known SORTED/`).
+    known: str | None = None
+    # Gunari et al.'s "manual attention": none | grabcut (the known images' background removed by GrabCut, in a
+    # box of the image less 10 % a side, before the classifier learns from them)
+    attention: str = "none"
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,7 @@ class EncoderConfig:
     dropout: float = 0.0  # label-feature nets: dropout after the hidden dense layer (ST-DAC's code: 0.5); deepcluster_cnn: before each dense layer
     sobel: bool = False  # deepcluster_cnn: grey + Sobel filters in front of the trunk (DeepCluster's --sobel)
     init: str = "torch"  # weight init: torch (PyTorch's defaults) | keras (glorot-uniform weights, zero biases)
+    n_known: int = 0  # dtc_cnn: classes of its supervised classifier (set from the labelled known images)
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,9 @@ class StageConfig:
     augment: str | None = None  # augmentation preset for this stage (heritage, rot, shear, scale, dec-da)
     inputs: str = "clean"  # what recon/KL/k-means terms see: clean | augmented (DEC-DA) | both (original + augmented)
     views: int = 1  # augmented copies per image handed to consistency terms
+    # loss name -> epochs over which its weight ramps up from 0 (Laine & Aila's sigmoid ramp-up,
+    # exp(-5 (1 - t)^2); DTC's consistency terms: 5 epochs)
+    rampup: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,8 @@ class MethodConfig:
     # 10 x n_clusters. More than n_clusters over-clusters, as DeepCluster does (k=10,000 on ImageNet); the
     # run's own n_clusters clusters then come from a final k-means on the trained features.
     pseudo_k: int = 0
+    # DTC's temporal ensemble (TE/TEP): q~ <- beta q~ + (1 - beta) q once per epoch (the reference's alpha 0.6)
+    ensemble_momentum: float = 0.6
 
 
 @dataclass(frozen=True)

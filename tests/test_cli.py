@@ -155,6 +155,44 @@ def test_deepcluster_on_a_folder_then_predict(photo_folder, tmp_path):
     assert len(preds) == 20 and all(rows[f"batch1/{p['file']}"] == p["cluster"] for p in preds)
 
 
+def test_transfer_clustering_with_a_known_folder_then_predict(tmp_path):
+    """A curator who sorted some photos: `cluster NEW --known SORTED` runs DTC (the default with --known),
+    skips and lists the known folder's bad files, shows Grad-CAM maps in the report, and predict works."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    known, new = tmp_path / "sorted", tmp_path / "new"
+    for i in range(240):
+        img = Image.fromarray((d.images[i] / 16 * 255).astype(np.uint8)).resize((16, 16))
+        if d.target[i] < 5:
+            (known / f"digit{d.target[i]}").mkdir(parents=True, exist_ok=True)
+            img.save(known / f"digit{d.target[i]}" / f"{i}.png")
+        else:
+            new.mkdir(exist_ok=True)
+            img.save(new / f"{i}_{d.target[i]}.png")
+    (known / "digit0" / "broken.png").write_bytes(b"not a png")
+    (known / "loose.png").write_bytes((known / "digit1").iterdir().__next__().read_bytes())
+    r = cli("cluster", new, "--known", known, "--k", 5, "--image-size", 16, "--out", tmp_path / "runs", "--quiet",
+            "--set", "encoder.filters=[8,16]", "--set", "encoder.hidden=[32]", "--set", "pretrain.epochs=3",
+            "--set", "cluster.epochs=3", "--set", "cluster.batch_size=40", "--set", "method.n_init=2")
+    assert r.returncode == 0, r.stderr
+    assert "known classes:" in r.stdout and "of 5 classes" in r.stdout
+    assert "digit0/broken.png" in r.stderr and "loose.png: not in a class subfolder" in r.stderr
+    run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
+    import yaml
+
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["method"]["name"] == "dtc" and cfg["encoder"]["n_known"] == 5
+    html = (run / "report.html").read_text()
+    assert "Grad-CAM" in html and (run / "gradcam.npz").is_file()
+    rows = {row["file"]: row["cluster"] for row in csv.DictReader(open(run / "assignments.csv"))}
+    assert len(rows) == len(list(new.iterdir()))
+    r = cli("predict", run, new, "--output", tmp_path / "p.csv")
+    assert r.returncode == 0, r.stderr
+    preds = list(csv.DictReader(open(tmp_path / "p.csv")))
+    assert all(rows[p["file"]] == p["cluster"] for p in preds)
+
+
 def test_fit_builtin_and_resume(tmp_path):
     r = cli("fit", "--method", "idec", "--data", "digits", "--set", "data.limit=150", "--out", tmp_path, *FAST)
     assert r.returncode == 0, r.stderr

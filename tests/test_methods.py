@@ -20,6 +20,8 @@ def test_every_method_fits_tiny_data(name, tiny_digits, fast_sets):
         pytest.skip("label-feature methods (DAC, ST-DAC) are fitted in tests/test_dac.py")
     if cfg.encoder.name == "deepcluster_cnn":  # fitted on its own, smaller, in tests/test_deepcluster.py
         pytest.skip("DeepCluster is fitted in tests/test_deepcluster.py")
+    if cfg.encoder.name == "dtc_cnn":  # it needs labelled known classes besides the images
+        pytest.skip("DTC is fitted in tests/test_dtc.py")
     if cfg.encoder.name in ("conv_ae", "vgg_cae"):  # 8×8 leaves a conv stack a 1×1 map; give it 16×16
         tiny_digits = load_dataset("digits", limit=200, image_size=16)
         # ... and 30 epochs (90 steps): after 10, GAP-DCEC's embedding is at chance + 0.04 to 0.1 by seed

@@ -94,11 +94,27 @@ class Clusterer:
 
         return make_config(self.method_name, overrides=deep_update(base, nested))
 
-    def fit(self, X, y=None) -> "Clusterer":
+    def fit(self, X, y=None, *, known_images=None, known_labels=None) -> "Clusterer":
+        """Cluster the images X. `known_images` / `known_labels`: labelled images of other, known classes
+        that a transfer method (DTC) learns from first; `known_classes_` keeps their labels in the order
+        the network's classifier uses."""
         from .pipeline import fit
 
         self.input_scale_ = float_scale(X)
         data = as_imageset(X, self.input_scale_)
+        known = None
+        if (known_images is None) != (known_labels is None):
+            raise UserError("give known_images and known_labels together (the labelled images of the known classes)")
+        if known_images is not None:
+            known = as_imageset(known_images, self.input_scale_)
+            y_known = np.asarray(known_labels).reshape(-1)
+            if len(y_known) != len(known):
+                raise UserError(f"known_labels has {len(y_known)} entries for {len(known)} known images")
+            self.known_classes_, inverse = np.unique(y_known, return_inverse=True)
+            known = ImageSet(images=known.images, labels=torch.as_tensor(inverse, dtype=torch.int64),
+                             names=known.names, name="known")
+            if len(self.known_classes_) < 2:
+                raise UserError("known_labels holds one class: a classifier of one class learns nothing; give 2 or more")
         self.__dict__.pop("k_estimate_", None)  # a refit with a given k must not keep an old estimate
         k = self.n_clusters
         if k == "auto":  # estimated from the images' pixels before training (cluster/estimate_k.py)
@@ -109,8 +125,12 @@ class Clusterer:
         elif not isinstance(k, (int, np.integer)) or isinstance(k, bool):
             raise UserError(f"n_clusters must be an integer of 2 or more, or 'auto', got {k!r}")
         cfg = self._config(int(k))
+        if known is not None:
+            from ..config import merge
+
+            cfg = merge(cfg, {"encoder": {"n_known": len(self.known_classes_)}})
         self.n_clusters_ = cfg.method.n_clusters  # method__n_clusters, if given, wins over the estimate
-        res = fit(cfg, data, echo=print if self.verbose else None)
+        res = fit(cfg, data, echo=print if self.verbose else None, known=known)
         self.config_ = cfg
         self.model_ = res.model.eval()
         self.labels_ = res.labels
@@ -198,3 +218,4 @@ DCN = _make("dcn", "DCN")
 DCEC = _make("dcec", "DCEC")
 GAPDCEC = _make("gapdcec", "GAPDCEC")
 DeepCluster = _make("deepcluster", "DeepCluster")
+DTC = _make("dtc", "DTC")

@@ -81,9 +81,18 @@ def _terms(stage: StageConfig) -> list[Term]:
 COMPILE_MODES = ("none", "default", "reduce-overhead", "max-autotune")
 
 
-def validate(cfg: RunConfig, data: ImageSet) -> None:
-    """Impossible settings fail here, before any training, with the fix in the message."""
+def validate(cfg: RunConfig, data: ImageSet, known: ImageSet | None = None) -> None:
+    """Impossible settings fail here, before any training, with the fix in the message. `known`: the
+    labelled images of known classes a supervised stage learns from (DTC; `data.known.prepare_known`)."""
     k, n = cfg.method.n_clusters, len(data)
+    supervised = _uses_known(cfg)
+    if supervised and known is None:
+        raise UserError(f"{cfg.method.name} first learns from labelled images of other, known classes: give them with "
+                        f"--known FOLDER (one subfolder of images per known class), or for a built-in dataset "
+                        f"--set data.known_classes=[0,1,2,3,4] (those classes are learnt, the others clustered)")
+    if known is not None and not supervised:
+        raise UserError(f"labelled known classes were given (--known / data.known_classes) but {cfg.method.name} "
+                        f"does not learn from them: use --method dtc, or leave them out")
     if k < 2:
         raise UserError(f"k={k}: ask for at least 2 clusters (--k 2 or more)")
     if k > n:
@@ -102,6 +111,12 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
             if not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0):
                 raise UserError(f"{sname}.losses.{name} must be a weight of 0 or more (0 turns it off), got {w}")
         terms = _terms(stage)
+        for name, length in stage.rampup.items():
+            if name not in stage.losses:
+                raise UserError(f"{sname}.rampup.{name}: {sname}.losses has no '{name}' term to ramp up "
+                                f"(it has {', '.join(sorted(stage.losses)) or 'none'})")
+            if not (isinstance(length, (int, float)) and math.isfinite(length) and length >= 0):
+                raise UserError(f"{sname}.rampup.{name} must be a number of epochs of 0 or more, got {length}")
         if stage.inputs not in ("clean", "augmented", "both"):
             raise UserError(f"{sname}.inputs must be clean, augmented or both, got '{stage.inputs}'")
         if stage.views < 1:
@@ -127,6 +142,21 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
             provided.add("q")
         if any("logits" in t.loss.needs for t in terms):
             provided.add("logits")
+        if known is not None:
+            provided.add("class_labels")
+            if hasattr(_encoder_class(cfg), "encode_classify") and cfg.encoder.n_known > 0:
+                provided.add("class_logits")
+        if any("class_labels" in t.loss.needs for t in terms):
+            # this stage trains on the known images: terms tied to the clustered images cannot join it
+            tied = {"p", "q", "ensemble", "pseudo_labels", "centroids", "thresholds"}
+            for t in terms:
+                if t.loss.needs & tied:
+                    raise UserError(f"{sname}.losses.{t.name} works on the images being clustered, while "
+                                    f"{sname}.losses.supervised trains on the labelled known images: move it to "
+                                    f"the other stage")
+        if "class_logits" in {x for t in terms for x in t.loss.needs} and "class_logits" not in provided:
+            raise UserError(f"{sname}.losses.supervised needs a network with a classifier of the known classes: "
+                            f"set encoder.name=dtc_cnn")
         wants_logits = any("logits" in t.loss.needs for t in terms)
         if "deepcluster" in stage.refreshers and not wants_logits:
             raise UserError(f"{sname}.refreshers: 'deepcluster' makes pseudo-labels for a linear top layer to learn: "
@@ -169,6 +199,8 @@ def validate(cfg: RunConfig, data: ImageSet) -> None:
     if cfg.method.pseudo_k == 1:
         raise UserError("method.pseudo_k=1 gives every image the same pseudo-label: use 0 (about one per 100 images, "
                         "at least k) or 2 or more")
+    if not (0.0 <= cfg.method.ensemble_momentum < 1.0):
+        raise UserError(f"method.ensemble_momentum must be in [0, 1), got {cfg.method.ensemble_momentum}")
     if cfg.method.n_init < 1:
         raise UserError(f"method.n_init (k-means restarts) must be at least 1, got {cfg.method.n_init}")
     if not (math.isfinite(cfg.method.alpha) and cfg.method.alpha > 0):
@@ -215,6 +247,11 @@ def _fix_hint(missing: set[str], sname: str) -> str:
     return "; ".join(hints.get(m, m) for m in sorted(missing))
 
 
+def _uses_known(cfg: RunConfig) -> bool:
+    """Does a stage learn from labelled images of known classes (DTC's supervised stage)?"""
+    return any("class_labels" in LOSSES.get(n).needs for st in (cfg.pretrain, cfg.cluster) for n, w in st.losses.items() if w)
+
+
 def _needs_head(cfg: RunConfig) -> bool:
     return any("q" in LOSSES.get(n).needs for st in (cfg.pretrain, cfg.cluster) for n, w in st.losses.items() if w)
 
@@ -242,10 +279,11 @@ def _label_net(cfg: RunConfig) -> bool:
 
 def build_model(cfg: RunConfig, in_shape: tuple[int, int, int], n_images: int | None = None) -> ClusterNet:
     enc = cfg.encoder
-    if _label_net(cfg):
+    if _label_net(cfg) or getattr(_encoder_class(cfg), "embeds_in_k", False):
         from dataclasses import replace
 
-        enc = replace(enc, embed_dim=cfg.method.n_clusters)  # one label feature per cluster
+        # DAC: one label feature per cluster; DTC: the PCA of the features to K dimensions
+        enc = replace(enc, embed_dim=cfg.method.n_clusters)
     ae = build_autoencoder(enc, in_shape)
     if _needs_linear_head(cfg):  # DeepCluster: a classifier over the pseudo-labels
         head = LinearHead(pseudo_classes(cfg, n_images), ae.embed_dim)
@@ -255,8 +293,10 @@ def build_model(cfg: RunConfig, in_shape: tuple[int, int, int], n_images: int | 
 
 
 def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool = False,
-        echo: Callable[[str], None] | None = None) -> FitResult:
-    validate(cfg, data)
+        echo: Callable[[str], None] | None = None, known: ImageSet | None = None) -> FitResult:
+    """Train on `data` (the images to cluster); a stage with the `supervised` loss trains on `known`, the
+    labelled images of known classes (labels 0..C-1; DTC)."""
+    validate(cfg, data, known)
     seed_everything(cfg.train.seed)
     dev = dist.local_device(resolve_device(cfg.train.device))
     precision = resolve_precision(cfg.train.precision, dev)
@@ -269,6 +309,10 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
         model.compile(mode=cfg.train.compile)
     images = data.images.to(dev)
     state = ClusterState()
+    known_images = None
+    if known is not None:
+        known_images = known.images.to(dev)
+        state.class_labels = known.labels.to(dev)
     main = dist.is_main()  # under torchrun only process 0 logs and checkpoints
     ckpt = run.load_checkpoint(dev) if (run is not None and resume) else None
     if run is not None and not resume and main:
@@ -304,7 +348,9 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
         if not terms or sname in done_stages:
             continue
         refreshers = [build_refresher(r, stage) for r in stage.refreshers]
-        ctx = Context(model=model, images=images, labels=data.labels, state=state, cfg=cfg, stage=stage, device=dev)
+        on_known = any("class_labels" in t.loss.needs for t in terms)  # DTC's supervised stage
+        ctx = Context(model=model, images=known_images if on_known else images, labels=None if on_known else data.labels,
+                      state=state, cfg=cfg, stage=stage, device=dev)
         resume_stage = ckpt if (ckpt is not None and ckpt["stage"] == sname) else None
 
         def save(stage_name, step, opt, _done=frozenset(done_stages)):
@@ -428,7 +474,31 @@ def write_outputs(run: RunDir, cfg: RunConfig, data: ImageSet, res: FitResult) -
     tensors = {f"model.{k}": v for k, v in res.model.state_dict().items()}
     tensors["centers"] = torch.from_numpy(res.centers)
     run.save_model({**tensors, **novelty_tensors})
+    write_gradcam(run, data, res)
     return result
+
+
+def write_gradcam(run: RunDir, data: ImageSet, res: FitResult, per_cluster: int = 6) -> None:
+    """Grad-CAM++ maps of each cluster's most confident images (gradcam.npz), for the report: what in each
+    image made the network put it in its cluster. Networks without a convolution or cluster scores to
+    explain get none; a failure here costs the pictures, never the run."""
+    from ..explain.gradcam import cam_maps, explainable
+
+    if not explainable(res.model):
+        return
+    try:
+        pick = []
+        for c in np.unique(res.labels):
+            members = np.flatnonzero(res.labels == c)
+            pick += members[np.argsort(-res.confidence[members], kind="stable")[:per_cluster]].tolist()
+        pick = np.asarray(pick, dtype=np.int64)
+        maps = cam_maps(res.model, data.images[pick], res.labels[pick])
+        run.write_gradcam(images=data.images[pick].numpy(), maps=(maps * 255).round().astype(np.uint8),
+                          clusters=res.labels[pick], names=[data.names[i] for i in pick.tolist()])
+    except Exception as exc:  # noqa: BLE001  (pictures are extra; the run's results are already written)
+        import logging
+
+        logging.getLogger(__name__).warning("Grad-CAM maps skipped: %s", exc)
 
 
 def load_model(run_path, device: str = "cpu") -> tuple[RunConfig, ClusterNet, torch.Tensor, dict[str, Any]]:

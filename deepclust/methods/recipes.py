@@ -145,3 +145,37 @@ def heritage_cluster(aug: bool, preset: str = "heritage") -> dict[str, Any]:
 
 def recipe(name: str) -> Recipe:
     return METHODS.get(name)
+
+
+# Deep Transfer Clustering (Han et al. 2019; Gunari et al., papers/003). A supervised stage makes the feature
+# extractor from labelled images of known classes; the clustering stage puts the PCA of the new images'
+# features in the network's last linear layer, centres from k-means there, and fine-tunes everything on DEC's
+# KL loss (target refreshed once per epoch; the reference: every 5 epochs), plus in the PI / TE / TEP
+# variants a consistency term whose weight ramps up over 5 epochs (coefficient 10, the reference's CIFAR-10).
+# The reference clusters with SGD lr 0.05 on a loss averaged over N×K; ours is averaged over N (summed over
+# the K clusters), so 0.01 for the 5 clusters of its CIFAR-10 split.
+_DTC_SUPERVISED = {"epochs": 10, "batch_size": 128, "optim": {"name": "adam", "lr": 1e-3},
+                   "losses": {"supervised": 1.0}}
+_DTC_CLUSTER = {"epochs": 100, "max_steps": None, "batch_size": 128,
+                "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-5},
+                "losses": {"kl_target": 1.0}, "refreshers": ["pca_init", "kmeans_init", "target"],
+                "update_interval": 0, "tol": 0.0}
+_register("dtc-baseline", "DTC-Baseline (Han et al. 2019): learn known classes, then DEC on the PCA of their features", {
+    "encoder": {"name": "dtc_cnn", "filters": (32, 64, 128), "hidden": (512,), "dropout": 0.0},
+    "pretrain": _DTC_SUPERVISED,
+    "cluster": _DTC_CLUSTER,
+    "note": "The reference trains a ResNet-18 classifier with SGD; a small VGG-style CNN with Adam here, so a run "
+            "takes minutes on a CPU. Target refreshed every epoch (reference: 5). Clustering SGD lr 0.01 on a loss "
+            "averaged over N (the reference's 0.05 on one averaged over N x K, for its K = 5).",
+})
+_register("dtc", "DTC-PI (Han et al. 2019): DTC-Baseline plus consistency between each image and a transformed copy", {
+    "cluster": {"losses": {"pi_consistency": 10.0}, "augment": "dac", "views": 1,
+                "rampup": {"pi_consistency": 5.0}},
+}, base="dtc-baseline")
+_register("dtc-te", "DTC-TE (Han et al. 2019): DTC-Baseline plus consistency with the temporal ensemble of past epochs", {
+    "cluster": {"losses": {"ensemble_consistency": 10.0}, "refreshers": ["pca_init", "kmeans_init", "target", "temporal_ensemble"],
+                "rampup": {"ensemble_consistency": 5.0}},
+}, base="dtc-baseline")
+_register("dtc-tep", "DTC-TEP (Han et al. 2019): DTC-TE whose DEC target comes from the temporal ensemble", {
+    "cluster": {"refreshers": ["pca_init", "kmeans_init", "ensemble_target"]},
+}, base="dtc-te")

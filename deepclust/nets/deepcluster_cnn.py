@@ -40,6 +40,28 @@ class Sobel(nn.Module):
         return nn.functional.conv2d(grey, self.kernels.to(grey.dtype), padding=1)
 
 
+def vgg_trunk(cfg: EncoderConfig, in_shape: tuple[int, int, int]) -> tuple[nn.Sequential, nn.Sequential, int]:
+    """Per entry of `cfg.filters` a 3x3 conv + BN + ReLU + 2x2 max-pool; then per width of `cfg.hidden`
+    dropout, dense, ReLU. Returns (conv part, dense part, width of the output)."""
+    cin, h, w = in_shape
+    n_pool = len(cfg.filters)
+    if min(h, w) < 2 ** n_pool:
+        raise UserError(f"images of {h}x{w} are too small for {n_pool} 2x2 pools (encoder.filters has "
+                        f"{n_pool} blocks): use data.image_size of at least {2 ** n_pool}, or fewer filters")
+    layers: list[nn.Module] = []
+    for f in cfg.filters:
+        layers += [nn.Conv2d(cin, f, 3, padding=1), nn.BatchNorm2d(f), nn.ReLU(inplace=True),
+                   nn.MaxPool2d(2, ceil_mode=True)]
+        cin = f
+        h, w = math.ceil(h / 2), math.ceil(w / 2)
+    dense: list[nn.Module] = [nn.Flatten()]
+    nin = cin * h * w
+    for width in cfg.hidden:
+        dense += [nn.Dropout(cfg.dropout), nn.Linear(nin, width), nn.ReLU(inplace=True)]
+        nin = width
+    return nn.Sequential(*layers), nn.Sequential(*dense), nin
+
+
 @ENCODERS.register("deepcluster_cnn")
 class DeepClusterNet(nn.Module):
     has_decoder = False
@@ -47,25 +69,8 @@ class DeepClusterNet(nn.Module):
     def __init__(self, cfg: EncoderConfig, in_shape: tuple[int, int, int]):
         super().__init__()
         c, h, w = in_shape
-        n_pool = len(cfg.filters)
-        if min(h, w) < 2 ** n_pool:
-            raise UserError(f"images of {h}x{w} are too small for {n_pool} 2x2 pools (encoder.filters has "
-                            f"{n_pool} blocks): use data.image_size of at least {2 ** n_pool}, or fewer filters")
         self.sobel = Sobel() if cfg.sobel else nn.Identity()
-        cin = 2 if cfg.sobel else c
-        layers: list[nn.Module] = []
-        for f in cfg.filters:
-            layers += [nn.Conv2d(cin, f, 3, padding=1), nn.BatchNorm2d(f), nn.ReLU(inplace=True),
-                       nn.MaxPool2d(2, ceil_mode=True)]
-            cin = f
-            h, w = math.ceil(h / 2), math.ceil(w / 2)
-        self.features = nn.Sequential(*layers)
-        dense: list[nn.Module] = [nn.Flatten()]
-        nin = cin * h * w
-        for width in cfg.hidden:
-            dense += [nn.Dropout(cfg.dropout), nn.Linear(nin, width), nn.ReLU(inplace=True)]
-            nin = width
-        self.classifier = nn.Sequential(*dense)
+        self.features, self.classifier, nin = vgg_trunk(cfg, (2 if cfg.sobel else c, h, w))
         self.embed_dim = nin  # what `encode` returns and the top layer reads
         self.cluster_dim = min(cfg.embed_dim, nin)
         self.register_buffer("white_mean", torch.zeros(nin))

@@ -19,6 +19,7 @@ class Output:
     recon: torch.Tensor | None = None  # N×C×H×W reconstruction
     q: torch.Tensor | None = None  # N×K soft cluster assignment
     logits: torch.Tensor | None = None  # N×K' scores of a linear head (DeepCluster's pseudo-label classifier)
+    class_logits: torch.Tensor | None = None  # N×C scores of the labelled known classes (DTC's supervised stage)
     views: list["Output"] = field(default_factory=list)  # outputs for the batch's augmented views
 
 
@@ -29,12 +30,16 @@ class ClusterNet(nn.Module):
         self.head = head
 
     def forward(self, x: torch.Tensor, *, reconstruct: bool = True) -> Output:
-        z = self.ae.encode(x)
+        class_logits = None
+        if hasattr(self.ae, "encode_classify"):  # DTC: the known classes' scores from the same pass
+            z, class_logits = self.ae.encode_classify(x)
+        else:
+            z = self.ae.encode(x)
         recon = self.ae.decode(z) if reconstruct else None
         h = self.head(z) if self.head is not None else None
         if getattr(self.head, "gives", "q") == "logits":
-            return Output(z=z, recon=recon, logits=h)
-        return Output(z=z, recon=recon, q=h)
+            return Output(z=z, recon=recon, logits=h, class_logits=class_logits)
+        return Output(z=z, recon=recon, q=h, class_logits=class_logits)
 
     @torch.no_grad()
     def embed(self, images: torch.Tensor, chunk: int = 4096, raw: bool = False) -> torch.Tensor:

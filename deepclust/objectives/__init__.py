@@ -1,4 +1,4 @@
-from . import consistency, kl_target, kmeans_loss, pairwise, pseudo_label, reconstruction  # noqa: F401  (registers the losses)
+from . import consistency, kl_target, kmeans_loss, pairwise, pseudo_label, reconstruction, transfer  # noqa: F401  (registers the losses)
 from .base import Batch, ClusterState, LossTerm
 from .consistency import ConsistencyLoss
 from .kl_target import KLTargetLoss, target_distribution

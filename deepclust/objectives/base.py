@@ -24,6 +24,10 @@ class ClusterState:
     counts: torch.Tensor | None = None  # K points assigned so far (DCN's per-cluster step size)
     thresholds: torch.Tensor | None = None  # (lower, upper) pair-selection thresholds (DAC)
     pseudo_labels: torch.Tensor | None = None  # N pseudo-label of each image (DeepCluster)
+    class_labels: torch.Tensor | None = None  # M labels (0..C-1) of the labelled known images (DTC's supervised stage)
+    ensemble_raw: torch.Tensor | None = None  # N×K exponential moving average of q over epochs (DTC's TE) …
+    ensemble: torch.Tensor | None = None  # N×K … with the start-up bias corrected: the temporal ensemble q~
+    ensemble_t: torch.Tensor | None = None  # () how many epochs it holds
     order: torch.Tensor | None = None  # N the images of this epoch, in order (a refresher's sampler), else a permutation
     stop: bool = False  # a refresher may end the stage (DEC's tolerance rule)
 
@@ -33,7 +37,7 @@ class ClusterState:
 
 class LossTerm(nn.Module):
     """A loss term. Subclasses set `needs` ⊆ {"recon", "q", "p", "centroids", "views", "thresholds", "logits",
-    "pseudo_labels"}."""
+    "pseudo_labels", "class_logits", "class_labels", "ensemble"}."""
 
     needs: frozenset[str] = frozenset()
     # False for terms that read the pass on batch.x only detached (as targets) and train through the views:

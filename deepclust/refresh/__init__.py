@@ -1,4 +1,4 @@
-from . import centroids, dcn, pairs, pseudo_labels, target  # noqa: F401  (registers the refreshers)
+from . import centroids, dcn, pairs, pseudo_labels, target, transfer  # noqa: F401  (registers the refreshers)
 from .base import Context, Refresher
 from .centroids import KMeansInit, KMeansRefresh
 from .dcn import DCNRefresher

@@ -11,7 +11,7 @@ from .base import Context, Refresher
 
 @REFRESHERS.register("target")
 class TargetRefresher(Refresher):
-    """Every `stage.update_interval` steps: q for all images, p = target(q), hard labels = argmax q.
+    """Every `stage.update_interval` steps (0: once per epoch): q for all images, p = target(q), hard labels = argmax q.
     After the first refresh, a change of fewer than `stage.tol` of the labels ends the stage
     (DEC's convergence rule; DCEC's "0.1%")."""
 
@@ -19,15 +19,19 @@ class TargetRefresher(Refresher):
     needs = frozenset({"head_init"})
 
     def __init__(self, update_interval: int, tol: float):
-        self.update_interval = max(1, int(update_interval))
+        self.update_interval = int(update_interval)
         self.tol = tol
+
+    def setup(self, steps_per_epoch: int, total_steps: int) -> None:
+        if self.update_interval <= 0:
+            self.update_interval = steps_per_epoch
 
     @classmethod
     def from_stage(cls, stage):
         return cls(stage.update_interval, stage.tol)
 
     def due(self, step: int) -> bool:
-        return step % self.update_interval == 0
+        return step % max(1, self.update_interval) == 0
 
     @torch.no_grad()
     def __call__(self, ctx: Context):

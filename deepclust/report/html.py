@@ -75,6 +75,7 @@ def build_context(run_dir: Path) -> dict[str, Any]:
     embedding = safely("embedding_2d.npz", lambda: read_embedding(run_dir))
     augmented = safely("augmented.npz", lambda: _augmented(run_dir))
     st = safely("st.npz", lambda: _spatial_transformer(run_dir))
+    gradcam = safely("gradcam.npz", lambda: _gradcam(run_dir))
     k_est = safely("k_estimate.json", lambda: read_k_estimate(run_dir))
 
     header = _header(run_dir, result, config, assign)
@@ -94,6 +95,7 @@ def build_context(run_dir: Path) -> dict[str, Any]:
         "augmented": augmented,
         "k_estimate": safely("k estimate", lambda: _k_estimate(k_est) if k_est else None),
         "st": st,
+        "gradcam": gradcam,
         "warnings": sorted({str(r["warning"]) for r in (metrics or []) if isinstance(r, dict) and r.get("warning")}),
         "confusion": safely("confusion matrix", lambda: _confusion(assign, header["k_int"])),
         "loss_plot": safely("loss curves", lambda: plots.loss_plot(metrics) if metrics else None),
@@ -267,6 +269,24 @@ def _augmented(run_dir: Path) -> dict[str, Any] | None:
         rows = [{"name": str(n), "original": image_to_data_uri(o), "views": [image_to_data_uri(v) for v in vs]}
                 for n, o, vs in zip(z["names"], z["original"], z["views"])]
         return {"preset": str(z["preset"]), "rows": rows}
+
+
+def _gradcam(run_dir: Path) -> dict[str, Any] | None:
+    """Per cluster, its most confident images beside their Grad-CAM++ overlays, from gradcam.npz."""
+    from deepclust.explain.gradcam import overlay
+    from deepclust.report.gallery import image_to_data_uri
+
+    path = run_dir / "gradcam.npz"
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        clusters: dict[int, list[dict[str, str]]] = {}
+        for img, cam, c, name in zip(z["images"], z["maps"], z["clusters"], z["names"]):
+            hwc = np.transpose(img, (1, 2, 0))
+            clusters.setdefault(int(c), []).append({
+                "name": str(name), "image": image_to_data_uri(hwc),
+                "overlay": image_to_data_uri(overlay(hwc, cam.astype(np.float32) / 255))})
+    return {"clusters": [{"cluster": c, "tiles": t} for c, t in sorted(clusters.items())]}
 
 
 def _spatial_transformer(run_dir: Path) -> dict[str, Any] | None:

@@ -43,6 +43,15 @@ def stage_steps(stage: StageConfig, n: int, world: int = 1) -> tuple[int, int, i
     return bs, spe, (min(limits) if limits else 0)
 
 
+def rampup(t: float, length: float | None) -> float:
+    """Laine & Aila's sigmoid ramp-up from 0 to 1 over `length` epochs: exp(-5 (1 - t/length)^2); 1 without
+    a length. t: epochs done (fractional)."""
+    if not length:
+        return 1.0
+    x = min(max(t / length, 0.0), 1.0)
+    return math.exp(-5.0 * (1.0 - x) ** 2)
+
+
 def run_stage(
     name: str,
     ctx: Context,
@@ -136,7 +145,7 @@ def run_stage(
                 out = model(x, reconstruct=reconstruct)
             out.views = [model(v, reconstruct=False) for v in views]
             values = [t.loss(out, batch, ctx.state).float() for t in terms]
-            loss = sum(t.weight * v for t, v in zip(terms, values))
+            loss = sum(t.weight * rampup(step / spe, stage.rampup.get(t.name)) * v for t, v in zip(terms, values))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         dist.average_gradients(params)

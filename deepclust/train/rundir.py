@@ -157,6 +157,12 @@ class RunDir:
                             views=views.permute(0, 1, 3, 4, 2).numpy(), names=np.asarray([printable_name(n) for n in names], dtype=str),
                             preset=np.asarray(preset))
 
+    def write_gradcam(self, images: np.ndarray, maps: np.ndarray, clusters: np.ndarray, names) -> None:
+        """Grad-CAM++ maps (gradcam.npz): images N×C×H×W uint8, maps N×H×W uint8 (0-255 = 0-1), the cluster
+        each was explained for, and names (printable)."""
+        np.savez_compressed(self.path / "gradcam.npz", images=images, maps=maps, clusters=np.asarray(clusters),
+                            names=np.asarray([printable_name(n) for n in names], dtype=str))
+
     def write_st(self, originals, early, early_step: int, final, mean, std, group_kind: str) -> None:
         """The first spatial-transformer layer at work (st.npz): probe images (N×C×H×W uint8), its output
         early in training (or absent) and at the end, and per-group mean/std of input [0] and output [1]."""
