@@ -22,7 +22,7 @@ def test_encoder_contract(name, shape):
 
     for pool in (POOLS if name == "conv_ae" else ("flatten",)):
         try:
-            ae = build_autoencoder(EncoderConfig(name=name, pool=pool), shape)
+            ae = build_autoencoder(EncoderConfig(name=name, pool=pool, n_known=3), shape)  # n_known: DTC's classifier
         except UserError as e:  # an encoder may refuse images too small for it, with a clear message
             assert "too small" in str(e) and min(shape[1:]) < 20
             return
@@ -36,18 +36,27 @@ def test_encoder_contract(name, shape):
             with pytest.raises(UserError, match="no decoder"):
                 ae.decode(z)
             loss = z.max(1).values.log().mean()
-        elif not getattr(ae, "has_decoder", True):  # DeepCluster: features for a classifier, no decoder
+        elif not getattr(ae, "has_decoder", True):  # DeepCluster, DTC: features for a classifier, no decoder
             with pytest.raises(UserError, match="no decoder"):
                 ae.decode(z)
             loss = z.pow(2).mean()
-            ae.fit_cluster_space(z.detach())
-            assert ae.cluster_space(z.detach()).shape == (4, ae.cluster_dim)
+            if hasattr(ae, "fit_cluster_space"):  # DeepCluster's whitened space
+                ae.fit_cluster_space(z.detach())
+                assert ae.cluster_space(z.detach()).shape == (4, ae.cluster_dim)
+            if hasattr(ae, "encode_classify"):  # DTC: known-class scores from the same pass, a PCA layer
+                z2, logits = ae.encode_classify(x)
+                assert torch.allclose(z2, z) and logits.shape == (4, 3)
+                loss = loss + logits.pow(2).mean()
         else:
             r = ae.decode(z)
             assert r.shape == x.shape
             loss = ((r - x) ** 2).mean()
         loss.backward()
         assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in ae.parameters())
+        if hasattr(ae, "fit_projection"):  # DTC's PCA layer: set from features, then still the encoding's last layer
+            with torch.no_grad():
+                ae.fit_projection(ae.trunk(x))
+                assert ae.encode(x).shape == (4, ae.embed_dim) and torch.isfinite(ae.encode(x)).all()
         # determinism with a seed
         torch.manual_seed(1)
         a = build_autoencoder(EncoderConfig(name=name, pool=pool), shape)
@@ -94,13 +103,16 @@ def test_loss_contract(name):
     out = net(x)
     out.views = [net(torch.rand_like(x), reconstruct=False)]
     out.logits = torch.nn.Linear(3, 4)(out.z)  # a linear head's scores over 4 pseudo-classes
+    out.class_logits = torch.nn.Linear(3, 5)(out.z)  # a classifier's scores over 5 known classes (DTC)
     state = ClusterState(p=torch.softmax(torch.randn(10, 3), 1), centroids=torch.randn(3, 3),
-                         thresholds=torch.tensor([0.2, 0.8]), pseudo_labels=torch.randint(0, 4, (10,)))
+                         thresholds=torch.tensor([0.2, 0.8]), pseudo_labels=torch.randint(0, 4, (10,)),
+                         class_labels=torch.randint(0, 5, (10,)), ensemble=torch.softmax(torch.randn(10, 3), 1))
     value = loss(out, Batch(x=x, idx=torch.arange(6)), state)
     assert value.dim() == 0 and torch.isfinite(value) and value >= 0
     value.backward()
     assert any(p.grad is not None for p in net.parameters())
-    assert loss.needs <= {"recon", "q", "p", "centroids", "views", "thresholds", "logits", "pseudo_labels"}
+    assert loss.needs <= {"recon", "q", "p", "centroids", "views", "thresholds", "logits", "pseudo_labels",
+                          "class_logits", "class_labels", "ensemble"}
 
 
 @pytest.mark.parametrize("name", REFRESHERS.names())
