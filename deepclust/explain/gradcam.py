@@ -1,7 +1,7 @@
 """Grad-CAM / Grad-CAM++ maps (Selvaraju et al. 2017; Chattopadhyay et al. 2018; the `grad-cam` package):
 which parts of an image made the network put it in its cluster. Gunari et al. (papers/003) use them to see
 whether a network looks at the object or at its background. The score explained is the image's soft
-assignment to its cluster (q, or DAC's label feature); the layer is the encoder's last convolution
+closeness to its cluster (see `_Assignment`); the layer is the encoder's last convolution
 (found in its encoding path: `features`, `blocks` or `block3`, never the decoder)."""
 from __future__ import annotations
 
@@ -11,15 +11,21 @@ from torch import nn
 
 
 class _Assignment(nn.Module):
-    """images -> N×K soft cluster assignment, the scores Grad-CAM differentiates."""
+    """images -> N×K cluster scores, what Grad-CAM differentiates. As a classifier's logits rather than its
+    softmax: for a Student-t head the log of the unnormalised kernel, -log(1 + ||z - mu_k||^2 / alpha),
+    which depends on the distance to cluster k's centre alone (the normalised q also moves when the image
+    nears another centre); for DAC's label features (a softmax) their log."""
 
     def __init__(self, model: nn.Module):
         super().__init__()
         self.model = model
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.model(x, reconstruct=False)
-        return out.q if out.q is not None else out.z
+        z = self.model.ae.encode(x)
+        head = getattr(self.model, "head", None)
+        if head is not None and hasattr(head, "centroids"):
+            return -torch.log1p(torch.cdist(z, head.centroids).pow(2) / head.alpha)
+        return z.clamp_min(1e-12).log()
 
 
 def cam_layer(ae: nn.Module) -> nn.Module | None:
