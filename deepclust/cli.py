@@ -126,8 +126,10 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
         if getattr(args, "data_root", None):
             over["data"]["root"] = args.data_root
         if args.known:
-            over["data"]["known"] = args.known
-            over["method"].setdefault("name", "dtc")
+            _need_folder(args.known, "give --known the folder with one subfolder of images per known class")
+            over["data"]["known"] = str(Path(args.known).resolve())  # absolute: --resume works from anywhere
+            if not over["method"].get("name"):
+                method_default = "dtc"  # unless --config or --set name another method
         if getattr(args, "image_size", None) is not None and args.image_size < 1:
             raise UserError(f"--image-size {args.image_size}: give a side in pixels, e.g. --image-size {FOLDER_IMAGE_SIZE}")
         if getattr(args, "image_size", None):
@@ -266,6 +268,16 @@ def _check_resume(args, cfg, data_name: str | None):
     if given:
         raise UserError(f"{', '.join(given)} cannot change a run being resumed (it keeps the settings in "
                         f"{Path(args.resume) / 'config.yaml'}): resume without {' / '.join(given)}, or start a new run")
+    if getattr(args, "known", None):
+        known = str(Path(args.known).resolve())
+        if cfg.data.known is None:
+            raise UserError(f"--known: the run in {args.resume} learns from no known classes; resume without --known")
+        if Path(cfg.data.known) != Path(known):
+            if Path(cfg.data.known).exists():
+                raise UserError(f"--known {args.known}: the run in {args.resume} learns from {cfg.data.known}; "
+                                f"resume without --known, or start a new run")
+            print(f"the run's known folder {cfg.data.known} no longer exists: reading {known}", file=sys.stderr)
+            cfg = merge(cfg, {"data": {"known": known}})
     if args.cmd == "cluster" and data_name is not None:
         saved = Path(cfg.data.name)
         if saved.is_absolute() and saved != Path(data_name):

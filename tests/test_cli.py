@@ -185,8 +185,13 @@ def test_transfer_clustering_with_a_known_folder_then_predict(tmp_path):
     assert cfg["method"]["name"] == "dtc" and cfg["encoder"]["n_known"] == 5
     html = (run / "report.html").read_text()
     assert "Grad-CAM" in html and (run / "gradcam.npz").is_file()
+    assert Path(cfg["data"]["known"]).is_absolute()  # --resume works from any directory
     rows = {row["file"]: row["cluster"] for row in csv.DictReader(open(run / "assignments.csv"))}
     assert len(rows) == len(list(new.iterdir()))
+    # a method named in --config wins over --known's default (dtc), and must be one that learns from them
+    (tmp_path / "dec.yaml").write_text("method: {name: dec}\n")
+    r = cli_here("cluster", new, "--known", known, "--config", tmp_path / "dec.yaml", "--k", 5)
+    assert r.returncode != 0 and "does not learn from them" in r.stderr
     r = cli("predict", run, new, "--output", tmp_path / "p.csv")
     assert r.returncode == 0, r.stderr
     preds = list(csv.DictReader(open(tmp_path / "p.csv")))

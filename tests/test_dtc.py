@@ -227,7 +227,8 @@ def test_dtc_resumes_with_its_ensemble(tmp_path):
     with pytest.raises(Killed):
         fit(cfg, target, run=run, known=known)
     ck = torch.load(run.checkpoint_path, weights_only=True)
-    assert ck["stage"] == "cluster" and "ensemble" in ck["state"] and "class_labels" in ck["state"]
+    assert ck["stage"] == "cluster" and "ensemble" in ck["state"]
+    assert "class_labels" not in ck["state"]  # the known images' part is done: not carried in later checkpoints
     resumed = fit(cfg, target, run=RunDir(run.path), resume=True, known=known)
     assert np.array_equal(resumed.labels, full.labels)
 
@@ -252,6 +253,19 @@ def test_impossible_dtc_settings_fail_before_training():
         validate(cfg, target, known)
     with pytest.raises(UserError, match="not both"):
         prepared(small("dtc", "data.known=/tmp"), data)
+    cfg, target, known = prepared(small("dtc"), data)
+    from deepclust.data.imageset import ImageSet
+
+    big = ImageSet(images=torch.zeros(len(known), 1, 20, 20, dtype=torch.uint8), labels=known.labels,
+                   names=known.names, name="known")
+    with pytest.raises(UserError, match="same size and channels"):
+        validate(cfg, target, big)
+    with pytest.raises(UserError, match="PCA layer"):
+        cfg2, t2, k2 = prepared(make_config("dcec", sets=["cluster.refreshers=[pca_init,kmeans_init,target]"]), data)
+        validate(cfg2, t2, k2)
+    with pytest.raises(UserError, match="put 'pca_init' before 'kmeans_init'"):
+        cfg2, t2, k2 = prepared(small("dtc", "cluster.refreshers=[kmeans_init,pca_init,target]"), data)
+        validate(cfg2, t2, k2)
     with pytest.raises(UserError, match="ensemble_momentum"):
         cfg, target, known = prepared(small("dtc-te", "method.ensemble_momentum=1.0"), data)
         validate(cfg, target, known)
@@ -270,6 +284,8 @@ def test_facade_and_a_saved_run_predict_new_images(tmp_path):
               method__n_init=3).fit(target.images.numpy(), known_images=known.images.numpy(), known_labels=yk)
     assert est.labels_.shape == (len(target),) and list(est.known_classes_) == [0, 10, 20, 30, 40]
     assert np.array_equal(est.predict(target.images.numpy()), est.labels_)
+    labels = est.fit_predict(target.images.numpy() / 255.0, known_images=known.images.numpy(), known_labels=yk)
+    assert labels.shape == (len(target),)  # floats in [0, 1] beside uint8 known images: each scaled on its own
     with pytest.raises(UserError, match="together"):
         DTC(n_clusters=5).fit(target.images.numpy(), known_images=known.images.numpy())
     cfg, t2, k2 = prepared(small("dtc"), data)
@@ -351,3 +367,27 @@ def test_gradcam_maps_explain_the_cluster_asked_for(tmp_path):
     mlp = fit(make_config("dec", sets=["pretrain.epochs=1", "cluster.max_steps=2", "train.progress=false",
                                        "method.n_init=1"]), digits(100))
     assert not explainable(mlp.model)
+
+
+def test_resume_refuses_known_images_that_changed(tmp_path):
+    from deepclust.train.rundir import RunDir
+
+    cfg, target, known = prepared(small("dtc", "pretrain.epochs=4"), digits(300))
+
+    class Killed(Exception):
+        pass
+
+    class DyingRun(RunDir):
+        def log(self, rec):
+            super().log(rec)
+            if rec.get("stage") == "pretrain" and rec.get("step") == 4:
+                raise Killed()
+
+    run = DyingRun(tmp_path / "r")
+    with pytest.raises(Killed):
+        fit(cfg, target, run=run, known=known)
+    assert torch.load(run.checkpoint_path, weights_only=True)["stage"] == "pretrain"
+    with pytest.raises(UserError, match="known images changed"):
+        fit(cfg, target, run=RunDir(run.path), resume=True, known=known.subset(range(len(known) - 1)))
+    res = fit(cfg, target, run=RunDir(run.path), resume=True, known=known)  # the same ones: it goes on
+    assert res.labels.shape == (len(target),)

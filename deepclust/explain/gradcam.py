@@ -29,13 +29,17 @@ class _Assignment(nn.Module):
 
 
 def cam_layer(ae: nn.Module) -> nn.Module | None:
-    """The last 2-D convolution of an encoder's encoding path, or None."""
+    """The last 2-D convolution of an encoder's encoding path (its ReLU when one follows, or None). The ReLU,
+    not the convolution: an in-place ReLU would overwrite the convolution's stored output on a CPU (where
+    the hook's copy shares memory) and not on a GPU, so the maps would depend on the device."""
     for name in ("block3", "features", "blocks"):
         part = getattr(ae, name, None)
         if isinstance(part, nn.Module):
-            convs = [m for m in part.modules() if isinstance(m, nn.Conv2d)]
+            mods = list(part.modules())
+            convs = [i for i, m in enumerate(mods) if isinstance(m, nn.Conv2d)]
             if convs:
-                return convs[-1]
+                after = [m for m in mods[convs[-1] + 1:] if isinstance(m, nn.ReLU)]
+                return after[0] if after else mods[convs[-1]]
     return None
 
 
@@ -67,6 +71,7 @@ def cam_maps(model: nn.Module, images: torch.Tensor, clusters: np.ndarray, metho
                 targets = [ClassifierOutputTarget(int(c)) for c in clusters[i:i + batch]]
                 maps.append(np.asarray(cam(input_tensor=x, targets=targets), dtype=np.float32))
     finally:
+        model.zero_grad(set_to_none=True)  # the maps' backward passes leave no gradients behind
         model.train(was)
     return np.concatenate(maps) if maps else np.zeros((0, *images.shape[2:]), np.float32)
 

@@ -103,10 +103,11 @@ class Clusterer:
         self.input_scale_ = float_scale(X)
         data = as_imageset(X, self.input_scale_)
         known = None
+        self.__dict__.pop("known_classes_", None)  # a refit without known classes must not keep old ones
         if (known_images is None) != (known_labels is None):
             raise UserError("give known_images and known_labels together (the labelled images of the known classes)")
         if known_images is not None:
-            known = as_imageset(known_images, self.input_scale_)
+            known = as_imageset(known_images, float_scale(known_images))  # its own [0, 1] or [0, 255]
             y_known = np.asarray(known_labels).reshape(-1)
             if len(y_known) != len(known):
                 raise UserError(f"known_labels has {len(y_known)} entries for {len(known)} known images")
@@ -145,8 +146,8 @@ class Clusterer:
         self.wall_s_ = res.wall_s
         return self
 
-    def fit_predict(self, X, y=None) -> np.ndarray:
-        return self.fit(X).labels_
+    def fit_predict(self, X, y=None, **fit_params) -> np.ndarray:
+        return self.fit(X, **fit_params).labels_
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "model_"):

@@ -93,6 +93,19 @@ def validate(cfg: RunConfig, data: ImageSet, known: ImageSet | None = None) -> N
     if known is not None and not supervised:
         raise UserError(f"labelled known classes were given (--known / data.known_classes) but {cfg.method.name} "
                         f"does not learn from them: use --method dtc, or leave them out")
+    if known is not None:
+        if tuple(known.images.shape[1:]) != tuple(data.images.shape[1:]):
+            raise UserError(f"the known images are {tuple(known.images.shape[1:])} (channels, height, width) and the "
+                            f"images to cluster {tuple(data.images.shape[1:])}: give both the same size and channels")
+        if known.labels is None or len(known) == 0:
+            raise UserError("the known images need labels (one class per image)")
+        lo, hi = int(known.labels.min()), int(known.labels.max())
+        if lo < 0 or hi >= cfg.encoder.n_known:
+            raise UserError(f"the known images' labels run from {lo} to {hi}, and the network's classifier has "
+                            f"encoder.n_known={cfg.encoder.n_known} classes: number the classes 0 to n_known - 1")
+        if min(cfg.pretrain.batch_size, len(known)) < dist.world_size():
+            raise UserError(f"{len(known)} known images cannot be split over {dist.world_size()} processes: "
+                            f"give more known images, or start fewer processes")
     if k < 2:
         raise UserError(f"k={k}: ask for at least 2 clusters (--k 2 or more)")
     if k > n:
@@ -158,6 +171,15 @@ def validate(cfg: RunConfig, data: ImageSet, known: ImageSet | None = None) -> N
             raise UserError(f"{sname}.losses.supervised needs a network with a classifier of the known classes: "
                             f"set encoder.name=dtc_cnn")
         wants_logits = any("logits" in t.loss.needs for t in terms)
+        if "pca_init" in stage.refreshers:
+            if not hasattr(_encoder_class(cfg), "fit_projection"):
+                raise UserError(f"{sname}.refreshers: 'pca_init' sets a network's PCA layer, which encoder "
+                                f"'{cfg.encoder.name}' does not have: set encoder.name=dtc_cnn, or drop pca_init")
+            later = [r for r in stage.refreshers[:list(stage.refreshers).index("pca_init")]
+                     if r in ("kmeans_init", "kmeans_refresh")]
+            if later:
+                raise UserError(f"{sname}.refreshers: put 'pca_init' before '{later[0]}' (k-means must place the "
+                                f"centres in the PCA space, not in the projection it replaces)")
         if "deepcluster" in stage.refreshers and not wants_logits:
             raise UserError(f"{sname}.refreshers: 'deepcluster' makes pseudo-labels for a linear top layer to learn: "
                             f"add pseudo_label to {sname}.losses")
@@ -243,7 +265,10 @@ def _fix_hint(missing: set[str], sname: str) -> str:
              "recon": "use an encoder with a decoder (mlp, conv_ae or vgg_cae) or drop the recon loss",
              "thresholds": f"add 'dac_thresholds' to {sname}.refreshers",
              "views": f"set {sname}.augment to a preset (heritage, rot, shear, scale, dec-da)",
-             "pseudo_labels": f"add 'deepcluster' to {sname}.refreshers"}
+             "pseudo_labels": f"add 'deepcluster' to {sname}.refreshers",
+             "ensemble": f"add 'temporal_ensemble' (or 'ensemble_target') to {sname}.refreshers",
+             "class_labels": "give labelled known classes (--known FOLDER, or data.known_classes)",
+             "class_logits": "set encoder.name=dtc_cnn (a network with a classifier of the known classes)"}
     return "; ".join(hints.get(m, m) for m in sorted(missing))
 
 
@@ -333,6 +358,12 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
                             f"run started (e.g. a colour image joined grey ones); start a new run") from None
         for k, v in ckpt["state"].items():
             setattr(state, k, v)
+        if known is not None:
+            saved = ckpt["state"].get("class_labels")
+            if saved is not None and (saved.shape != known.labels.shape or not torch.equal(saved.cpu(), known.labels)):
+                raise UserError(f"the known images changed since the run started ({len(saved)} then, {len(known)} now, "
+                                f"or other labels): restore them, or start a new run")
+            state.class_labels = known.labels.to(dev)
         if echo and main:
             echo(f"resuming {ckpt['stage']} at step {ckpt['step']}")
     if ckpt is None:
@@ -367,6 +398,8 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
                   progress=cfg.train.progress and main)
         stage_s[sname] = round(time.perf_counter() - t0, 3)
         done_stages.add(sname)
+        if on_known:  # the known images' part is done: free them (device memory, later checkpoints)
+            known_images, state.class_labels = None, None
         state.stop = False
         state.order = None  # a refresher's sampled order belongs to its stage
     res = _assign(cfg, model, images, state, dev)
@@ -493,6 +526,8 @@ def write_gradcam(run: RunDir, data: ImageSet, res: FitResult, per_cluster: int 
             pick += members[np.argsort(-res.confidence[members], kind="stable")[:per_cluster]].tolist()
         pick = np.asarray(pick, dtype=np.int64)
         maps = cam_maps(res.model, data.images[pick], res.labels[pick])
+        if len(maps) != len(pick):
+            raise RuntimeError(f"{len(maps)} maps for {len(pick)} images")
         run.write_gradcam(images=data.images[pick].numpy(), maps=(maps * 255).round().astype(np.uint8),
                           clusters=res.labels[pick], names=[data.names[i] for i in pick.tolist()])
     except Exception as exc:  # noqa: BLE001  (pictures are extra; the run's results are already written)
