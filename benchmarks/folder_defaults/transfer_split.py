@@ -64,7 +64,7 @@ def run_cell(method: str, seed: int, known: Path, new: Path, runs: Path, sets: l
     return {"table": "folder-transfer", "method": method, "sets": sets, "seed": seed,
             **score(run_dir / "assignments.csv"), "n_images": result["n_images"], "wall_s": round(wall, 2),
             "fit_wall_s": result.get("wall_s"), "stage_s": result.get("stage_s"), "device": result.get("device"),
-            "torch": torch.__version__, "git_commit": git_commit(),
+            "torch": torch.__version__, "git_commit": result.get("git_commit") or git_commit(),  # the code the run ran
             "command": " ".join(["deepclust", *cmd[3:]]).replace(str(new), "NEW").replace(str(known), "KNOWN")
                        .replace(str(runs), "RUNS"),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
