@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..config import deep_update, merge, to_dict
+from ..config import deep_update, from_dict, load_yaml, merge, to_dict
 from ..errors import UserError
 from .tables import get_table
 
@@ -203,21 +203,40 @@ def _interrupted(run_dir, cfg) -> dict[str, Any] | None:
     from ..config import dump_yaml
 
     conf = run_dir.path / "config.yaml"
-    if not (run_dir.checkpoint_path.exists() and conf.exists() and conf.read_text() == dump_yaml(cfg)):
+    if not (run_dir.checkpoint_path.exists() and conf.exists()):
         return None
+    # Compared as configs, not as text: a setting added since (written out at its default now, absent from
+    # the old file) must not restart an interrupted cell from step 0.
+    if conf.read_text() != dump_yaml(cfg):
+        try:
+            if from_dict(load_yaml(conf)) != cfg:
+                return None
+        except UserError:
+            return None
     ckpt = run_dir.load_checkpoint(torch.device("cpu"))
     return {"stage": ckpt["stage"], "step": int(ckpt["step"])}
+
+
+# section -> {setting: its default, as to_dict writes it}: the settings added after the first caches
+_LATER_DEFAULTS = {
+    "encoder": {"init": "torch", "n_known": 0},  # init: 2026-12-04; n_known (DTC): 2026-12-07
+    "data": {"known_classes": [], "known": None, "attention": "none"},  # DTC, 2026-12-07
+    "pretrain": {"rampup": {}},  # DTC, 2026-12-07
+}
 
 
 def _pretrain_key(cfg, ds: str) -> str:
     """Everything the pretrained autoencoder depends on."""
     import hashlib
 
-    encoder = to_dict(cfg.encoder)
-    if encoder.get("init") == "torch":  # the start every cache had before encoder.init existed: keep their keys
-        del encoder["init"]
-    parts = {"dataset": ds, "data": to_dict(cfg.data), "encoder": encoder,
-             "pretrain": to_dict(cfg.pretrain), "seed": cfg.train.seed, "device": cfg.train.device,
+    sections = {"data": to_dict(cfg.data), "encoder": to_dict(cfg.encoder), "pretrain": to_dict(cfg.pretrain)}
+    # Settings added after caches existed are left out while at their defaults, so that adding a setting
+    # does not orphan every cached autoencoder (a 200-epoch pretraining is hours on a CPU).
+    for section, fields in _LATER_DEFAULTS.items():
+        for name, default in fields.items():
+            if sections[section].get(name) == default:
+                del sections[section][name]
+    parts = {"dataset": ds, **sections, "seed": cfg.train.seed, "device": cfg.train.device,
              "k": cfg.method.n_clusters, "alpha": cfg.method.alpha, "n_init": cfg.method.n_init}
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
