@@ -113,12 +113,28 @@ def stage_smoke(out: Path, device: str) -> dict:
     short = {"train": {"device": device, "progress": False, "log_every": 5, "checkpoint_every": 10**9},
              "pretrain": {"epochs": None, "max_steps": 20}, "cluster": {"epochs": None, "max_steps": 20},
              "method": {"n_init": 3}}
-    for name, data in (("dec", digits), ("dcec", d16), ("convdec-da", d16), ("stdac", d16), ("deepcluster", d16)):
+    from deepclust.data.known import prepare_known
+
+    for name, data in (("dec", digits), ("dcec", d16), ("convdec-da", d16), ("stdac", d16), ("deepcluster", d16),
+                       ("dtc-tep", d16), ("dtc", d16)):
         t0 = time.perf_counter()
         over = copy.deepcopy(short)
         if name in ("stdac", "deepcluster"):  # no pretraining stage
             over.pop("pretrain")
-        res = fit(make_config(name, overrides=over), data)
+        known = None
+        cfg = make_config(name, overrides=over)
+        if name.startswith("dtc"):  # learns digits 0-4 from their labels, clusters 5-9
+            cfg = make_config(name, overrides=copy.deepcopy({**over, "method": {"n_init": 3, "n_clusters": 5},
+                                                             "data": {"known_classes": [0, 1, 2, 3, 4]}}))
+            cfg, data, known = prepare_known(cfg, data)
+        res = fit(cfg, data, known=known)
+        from deepclust.explain.gradcam import cam_maps, explainable
+
+        if explainable(res.model):  # Grad-CAM's CUDA path too
+
+            maps = cam_maps(res.model, data.images[:8], res.labels[:8])
+            if maps.shape[0] != 8 or not np.isfinite(maps).all():
+                raise RuntimeError(f"smoke: Grad-CAM maps of {name} on {device} are wrong")
         ok = bool(np.isfinite(res.embedding).all()) and res.labels.shape == (len(data),)
         rec["fits"][name] = {"ok": ok, "acc": res.metrics["acc"], "device": res.device,
                              "wall_s": round(time.perf_counter() - t0, 2)}
