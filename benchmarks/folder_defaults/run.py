@@ -76,9 +76,6 @@ def summary(out: Path) -> str:
     for r in recs:
         groups.setdefault((r["method"], r["image_size"]), []).append(r)
 
-    def ms(vals: list[float]) -> str:
-        return f"{np.mean(vals):.3f} ± {np.std(vals):.3f}" if len(vals) > 1 else f"{vals[0]:.3f}"
-
     rows = sorted(groups.items(), key=lambda kv: -np.mean([r["acc"] for r in kv[1]]))
     dataset = recs[0]["dataset"] if recs else "?"
     lines = [f"{dataset}, clustered with `deepclust cluster` (k = 20), every method on one budget "
@@ -88,11 +85,20 @@ def summary(out: Path) -> str:
              "", "| method | size | seeds | ACC | NMI | ARI | wall s (median) | device |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for (method, size), rs in rows:
-        devices = ", ".join(sorted({str(r["device"]) for r in rs}))
-        lines.append(f"| {method} | {size} | {', '.join(str(r['seed']) for r in sorted(rs, key=lambda r: r['seed']))} | "
-                     f"{ms([r['acc'] for r in rs])} | {ms([r['nmi'] for r in rs])} | {ms([r['ari'] for r in rs])} | "
-                     f"{np.median([r['wall_s'] for r in rs]):.0f} | {devices} |")
+        lines.append(f"| {method} | {size} | {result_cells(rs)} |")
     return "\n".join(lines) + "\n"
+
+
+def result_cells(rs: list[dict]) -> str:
+    """The cells a summary row gives a group of seeds: seeds | ACC | NMI | ARI | median wall s | devices,
+    each metric as mean ± std (population), or the value of a single seed."""
+    def ms(vals: list[float]) -> str:
+        return f"{np.mean(vals):.3f} ± {np.std(vals):.3f}" if len(vals) > 1 else f"{vals[0]:.3f}"
+
+    devices = ", ".join(sorted({str(r["device"]) for r in rs}))
+    return (f"{', '.join(str(r['seed']) for r in sorted(rs, key=lambda r: r['seed']))} | "
+            f"{ms([r['acc'] for r in rs])} | {ms([r['nmi'] for r in rs])} | {ms([r['ari'] for r in rs])} | "
+            f"{np.median([r['wall_s'] for r in rs]):.0f} | {devices}")
 
 
 def main() -> int:

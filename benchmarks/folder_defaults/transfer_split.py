@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import COIL, score  # noqa: E402
+from run import COIL, result_cells, score  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -76,17 +76,12 @@ def summary(out: Path, source: str) -> str:
     for r in recs:
         groups.setdefault(r["method"], []).append(r)
 
-    def ms(vals):
-        return f"{np.mean(vals):.3f} ± {np.std(vals):.3f}" if len(vals) > 1 else f"{vals[0]:.3f}"
-
     lines = [f"{source}: objects 11-20 ({recs[0]['n_images'] if recs else '?'} images) clustered into 10 with "
              "`deepclust cluster NEW --k 10` at the folder defaults; `dtc` also gets objects 1-10 sorted into one "
              "subfolder each (`--known KNOWN`). Scored from the file names; mean ± std (population) over the seeds.",
              "", "| method | seeds | ACC | NMI | ARI | wall s (median) | device |", "| --- | --- | --- | --- | --- | --- | --- |"]
     for method, rs in sorted(groups.items(), key=lambda kv: -np.mean([r["acc"] for r in kv[1]])):
-        lines.append(f"| {method} | {', '.join(str(r['seed']) for r in sorted(rs, key=lambda r: r['seed']))} | "
-                     f"{ms([r['acc'] for r in rs])} | {ms([r['nmi'] for r in rs])} | {ms([r['ari'] for r in rs])} | "
-                     f"{np.median([r['wall_s'] for r in rs]):.0f} | {', '.join(sorted({str(r['device']) for r in rs}))} |")
+        lines.append(f"| {method} | {result_cells(rs)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..cluster.whiten import principal_components
 from ..config import EncoderConfig
 from ..errors import UserError
 from ..registry import ENCODERS
@@ -59,21 +60,8 @@ class DTCNet(nn.Module):
         directions, bias = -weight · mean, so project(f) are f's principal components. Where f has fewer
         directions with variance than embed_dim, the rest stay zero. Returns the explained variance ratio
         of the kept directions (embed_dim)."""
-        f = f.double()
-        mean = f.mean(0)
-        xc = f - mean
-        # eigen-decomposition of the covariance: feature_dim × feature_dim, cheap for any N
-        cov = xc.T @ xc / max(len(f) - 1, 1)
-        evals, evecs = torch.linalg.eigh(cov)
-        order = torch.argsort(evals, descending=True)[: self.embed_dim]
-        order = order[evals[order] > 1e-10 * evals.max().clamp_min(1e-300)]  # directions with variance only
-        w = evecs[:, order].T  # at most embed_dim × feature_dim
-        weight = torch.zeros(self.embed_dim, f.shape[1], dtype=torch.float64, device=f.device)
-        weight[: len(w)] = w
+        mean, vecs, vals, total = principal_components(f, self.embed_dim, rel_floor=1e-10)
+        weight = vecs.T  # embed_dim × feature_dim
         self.project.weight.copy_(weight.to(self.project.weight.dtype))
         self.project.bias.copy_((-(weight @ mean)).to(self.project.bias.dtype))
-        total = evals.clamp_min(0).sum()
-        ratio = torch.zeros(self.embed_dim, dtype=torch.float64, device=f.device)
-        if total > 0:
-            ratio[: len(order)] = evals[order] / total
-        return ratio.float()
+        return (vals / total if total > 0 else torch.zeros_like(vals)).float()
