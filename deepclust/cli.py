@@ -29,8 +29,9 @@ def _k_arg(text: str | None) -> int | str | None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", default=None,
-                   help="number of clusters (default 10), or auto: estimate it from the images (eigengap of a "
-                        "nearest-neighbour graph of their pixels) before training")
+                   help="number of clusters (default 10), or auto: estimate it before training, from the images (eigengap of "
+                        "a nearest-neighbour graph of their pixels) or, with --known, from known classes held out "
+                        "as probes (Deep Transfer Clustering's estimate)")
     p.add_argument("--config", help="YAML file of settings (same keys as config.yaml in a run folder)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one setting, e.g. --set encoder.pool=gap (repeatable)")
@@ -102,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args, data_name: str, method_default: str, image_size_default: int | None) -> int:
-    from .config import deep_update
+    from .config import deep_update, merge
     from .data import load_dataset
     from .methods.pipeline import fit, make_config, write_outputs
     from .train import dist
@@ -152,8 +153,6 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
 
             base = deep_update(base, profile_overrides(method, data_name, profile))
         cfg = make_config(method, config_file=args.config, sets=args.set, overrides=over, base=base)
-        from .config import merge
-
         if cfg.data.image_size is None and image_size_default is not None:
             cfg = merge(cfg, {"data": {"image_size": image_size_default}})
         if args.augment:  # decided on the finished config, so --config/--set that add a pretraining count
@@ -183,10 +182,13 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
         say(f"known classes: {len(known)} labelled images of {cfg.encoder.n_known} classes ({known.name})")
     k_estimate = None
     if args.k == "auto" and run is None:
-        from .cluster.estimate_k import estimate_k_images
+        from .methods.pipeline import validate
+        from .methods.probe_k import estimate_k
 
+        # A setting that cannot train fails before the estimate trains anything (k is checked once estimated).
+        validate(merge(cfg, {"method": {"n_clusters": 2}}), data, known)
         # Process 0's estimate for all: a near-tie decided differently would give models of different shapes.
-        k_estimate = dist.broadcast_object(estimate_k_images(data.images, seed=cfg.train.seed) if main else None)
+        k_estimate = dist.broadcast_object(estimate_k(cfg, data, known, echo=say) if main else None)
         cfg = merge(cfg, {"method": {"n_clusters": k_estimate.k}})
         say(k_estimate.describe())
     elif args.k is None and not args.resume and args.cmd == "cluster":

@@ -156,8 +156,9 @@ def test_deepcluster_on_a_folder_then_predict(photo_folder, tmp_path):
 
 
 def test_transfer_clustering_with_a_known_folder_then_predict(tmp_path):
-    """A curator who sorted some photos: `cluster NEW --known SORTED` runs DTC (the default with --known),
-    skips and lists the known folder's bad files, shows Grad-CAM maps in the report, and predict works."""
+    """A curator who sorted some photos: `cluster NEW --known SORTED --k auto` runs DTC (the default with
+    --known) with k estimated from probe classes, skips and lists the known folder's bad files, shows the
+    estimate and Grad-CAM maps in the report, and predict works."""
     from sklearn.datasets import load_digits
 
     d = load_digits()
@@ -172,7 +173,7 @@ def test_transfer_clustering_with_a_known_folder_then_predict(tmp_path):
             img.save(new / f"{i}_{d.target[i]}.png")
     (known / "digit0" / "broken.png").write_bytes(b"not a png")
     (known / "loose.png").write_bytes((known / "digit1").iterdir().__next__().read_bytes())
-    r = cli("cluster", new, "--known", known, "--k", 5, "--image-size", 16, "--out", tmp_path / "runs", "--quiet",
+    r = cli("cluster", new, "--known", known, "--k", "auto", "--image-size", 16, "--out", tmp_path / "runs", "--quiet",
             "--set", "encoder.filters=[8,16]", "--set", "encoder.hidden=[32]", "--set", "pretrain.epochs=3",
             "--set", "cluster.epochs=3", "--set", "cluster.batch_size=40", "--set", "method.n_init=2")
     assert r.returncode == 0, r.stderr
@@ -183,8 +184,12 @@ def test_transfer_clustering_with_a_known_folder_then_predict(tmp_path):
 
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["method"]["name"] == "dtc" and cfg["encoder"]["n_known"] == 5
+    est = json.loads((run / "k_estimate.json").read_text())
+    assert est["method"] == "probe" and cfg["method"]["n_clusters"] == est["k"] and "are probes" in r.stdout
+    assert {*est["validation_classes"], *est["trained_classes"]} <= {f"digit{i}" for i in range(5)}
     html = (run / "report.html").read_text()
     assert "Grad-CAM" in html and (run / "gradcam.npz").is_file()
+    assert "known classes as probes" in html and est["validation_classes"][0] in html
     assert Path(cfg["data"]["known"]).is_absolute()  # --resume works from any directory
     rows = {row["file"]: row["cluster"] for row in csv.DictReader(open(run / "assignments.csv"))}
     assert len(rows) == len(list(new.iterdir()))

@@ -105,6 +105,42 @@ def test_estimate_k_refuses_too_few_images():
         estimate_k_images(torch.zeros(5, 1, 8, 8, dtype=torch.uint8))
 
 
+def test_anchored_kmeans_keeps_anchor_classes_in_their_clusters():
+    from deepclust.cluster.estimate_k import anchored_kmeans
+
+    x, y = _blobs(40, 6, 5, seed=3)
+    # classes 0 and 1 are anchors (their own images, labelled); the points are every class's other images
+    anchors, a_lab = torch.from_numpy(x[np.isin(y, [0, 1])]), torch.from_numpy(y[np.isin(y, [0, 1])])
+    pts = torch.from_numpy(x) + 0.1
+    labels = anchored_kmeans(pts, anchors, a_lab, 5, seed=0).numpy()
+    assert (labels[y == 0] == 0).all() and (labels[y == 1] == 1).all()  # anchored clusters keep their index
+    assert acc(y, labels) == 1.0
+    # no anchors: plain k-means
+    labels = anchored_kmeans(pts, anchors[:0], a_lab[:0], 5, seed=0).numpy()
+    assert acc(y, labels) == 1.0
+    # an anchor's cluster holds it even when a far-off anchor image pulls the centre: centre = mean of both
+    one = torch.tensor([[0.0, 0.0]]), torch.tensor([[10.0, 0.0]])
+    lab = anchored_kmeans(torch.tensor([[4.0, 0.0], [20.0, 0.0]]), torch.cat(one), torch.tensor([0, 0]), 2).numpy()
+    assert lab.tolist() == [0, 1]  # (0 + 10 + 4) / 3 = 4.7 is nearer 4 than 20 is
+    with pytest.raises(ValueError, match="must exceed"):
+        anchored_kmeans(pts, anchors, a_lab, 2)
+
+
+@pytest.mark.parametrize("n_new", [3, 6])
+def test_probe_estimate_finds_the_number_of_new_classes(n_new):
+    """Separated classes in feature space: 2 anchor, 2 validation probe and n_new new classes; the estimate
+    counts the new ones, and its record says what each criterion picked."""
+    from deepclust.cluster.estimate_k import estimate_k_probe
+
+    x, y = _blobs(30, 8, 4 + n_new, seed=n_new)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    est = estimate_k_probe(x[y < 2], y[y < 2], x[(y >= 2) & (y < 4)], y[(y >= 2) & (y < 4)], x[y >= 4], k_max=10)
+    assert est.k == n_new, est.to_dict()
+    assert est.acc[n_new - 1] == 1.0 and est.candidates == list(range(1, 11))
+    assert len(est.acc) == len(est.cvi) == 10 and est.k_mid == (est.k_acc + est.k_cvi + 1) // 2
+    assert f"estimated k={n_new}" in est.describe() and est.to_dict()["method"] == "probe"
+
+
 def pattern_images(per: int = 12, seed: int = 0) -> tuple[torch.Tensor, np.ndarray]:
     """Three kinds of 16×16 images (horizontal stripes, vertical stripes, a checkerboard) with noise."""
     g = np.random.default_rng(seed)

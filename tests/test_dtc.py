@@ -391,3 +391,35 @@ def test_resume_refuses_known_images_that_changed(tmp_path):
         fit(cfg, target, run=RunDir(run.path), resume=True, known=known.subset(range(len(known) - 1)))
     res = fit(cfg, target, run=RunDir(run.path), resume=True, known=known)  # the same ones: it goes on
     assert res.labels.shape == (len(target),)
+
+
+def test_probe_classes_split_by_rule_and_seed():
+    from deepclust.methods.probe_k import split_probe_classes
+
+    for n, (n_anchor, n_val) in {4: (0, 2), 5: (0, 2), 6: (1, 2), 10: (3, 2), 40: (6, 4)}.items():
+        anchor, val, trained = split_probe_classes(n, seed=1)
+        assert (len(anchor), len(val), len(trained)) == (n_anchor, n_val, n - n_anchor - n_val)
+        assert sorted(anchor + val + trained) == list(range(n))
+    assert split_probe_classes(10, 0) == split_probe_classes(10, 0) != split_probe_classes(10, 1)
+
+
+def test_auto_k_with_known_classes_uses_probes_and_falls_back_below_four(capsys):
+    """`n_clusters="auto"` with known classes: DTC's probe estimate (a classifier of the other known classes,
+    then the probes clustered with the new images); with 3 known classes, the pixels' estimate, and it says so."""
+    from deepclust import DTC
+    from deepclust.data.known import split_by_class
+
+    data = digits(400)
+    known, target = split_by_class(data, [0, 1, 2, 3, 4])
+    kw = dict(encoder__filters=(8, 16), encoder__hidden=(32,), pretrain__epochs=3, cluster__epochs=1, method__n_init=2)
+    est = DTC(n_clusters="auto", verbose=True, **kw).fit(target.images.numpy(), known_images=known.images.numpy(),
+                                                       known_labels=known.labels.numpy())
+    e = est.k_estimate_
+    assert e.method == "probe" and est.n_clusters_ == e.k >= 2 and est.labels_.max() < e.k
+    assert len(e.validation_classes) == 2 and len(e.trained_classes) == 3 and not e.anchor_classes
+    assert est.model_.ae.n_known == 5  # the run itself learns every known class
+    assert "are probes for the number of new classes" in capsys.readouterr().out
+    three = known.labels.numpy() < 3
+    est = DTC(n_clusters="auto", verbose=True, **kw).fit(target.images.numpy(), known_images=known.images.numpy()[three],
+                                                       known_labels=known.labels.numpy()[three])
+    assert est.k_estimate_.method == "eigengap" and "too few to hold some out" in capsys.readouterr().out

@@ -145,6 +145,25 @@ def test_damaged_file_drops_only_its_section(tmp_path: Path) -> None:
     assert "Learning curves" in html and "0.8123" in html
 
 
+def test_k_estimate_sections_eigengap_and_probe(tmp_path: Path) -> None:
+    """Both kinds of `--k auto` record are shown (class names escaped); a damaged one drops only its section."""
+    run = make_run(tmp_path)
+    (run / "k_estimate.json").write_text(json.dumps({"k": 3, "candidates": [3, 4, 2], "gaps": [0.0, 0.1, 0.5, 0.2],
+                                                     "n_points": 30, "n_neighbors": 5, "method": "eigengap"}))
+    html = write_report(run).read_text()
+    assert "largest eigengap" in html and 'id="k"' in html
+    probe = {"k": 3, "k_acc": 2, "k_cvi": 4, "k_mid": 3, "candidates": [1, 2, 3, 4], "acc": [0.5, 0.9, 0.8, 0.7],
+             "cvi": [0.2, 0.3, 0.35, 0.4], "anchor_classes": ["gate"], "validation_classes": [EVIL_NAME, "wall"],
+             "trained_classes": ["tower", "roof"], "n_points": 30, "min_share": 0.01, "method": "probe"}
+    (run / "k_estimate.json").write_text(json.dumps(probe))
+    html = write_report(run).read_text()
+    assert "known classes as probes" in html and "ACC was best at 2" in html and EVIL_NAME not in html
+    assert "odd&amp;&lt;&gt;" in html
+    (run / "k_estimate.json").write_text(json.dumps({**probe, "cvi": [0.1]}))
+    html = write_report(run).read_text()
+    assert 'id="k"' not in html and "k_estimate.json" in html
+
+
 def test_hungarian_order_puts_agreement_on_diagonal() -> None:
     labels = np.array([0, 0, 1, 1, 2, 2, 2])
     clusters = np.array([2, 2, 0, 0, 1, 1, 3])  # 4 clusters, one extra

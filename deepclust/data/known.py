@@ -91,9 +91,13 @@ def load_known_folder(path: str, like: ImageSet) -> ImageSet:
                     root=str(folder))
 
 
-def known_class_names(known: ImageSet) -> list[str]:
-    """The name of each known class, by label: the subfolder of a folder's images, else the label itself."""
+def known_class_names(known: ImageSet, classes=()) -> list[str]:
+    """The name of each known class, by label: the subfolder of a folder's images; for a built-in dataset's
+    `data.known_classes` (label i is classes[i]) the original class; else the label itself."""
+    if known.root is None:
+        n = int(known.labels.max()) + 1
+        return [str(c) for c in classes] if len(classes) == n else [str(i) for i in range(n)]
     names: dict[int, str] = {}
     for n, y in zip(known.names, known.labels.tolist()):
-        names.setdefault(y, n.split("/", 1)[0] if "/" in n else str(y))
+        names.setdefault(y, n.split("/", 1)[0])
     return [names[i] for i in range(len(names))]

@@ -65,7 +65,8 @@ def as_imageset(X: Any, scale: float | None = None) -> ImageSet:
 
 class Clusterer:
     """Any registered method: `Clusterer("gapdcec", n_clusters=10).fit(images)`; `n_clusters="auto"`
-    estimates k from the images first (`n_clusters_`, `k_estimate_`)."""
+    estimates k first (`n_clusters_`, `k_estimate_`): from the images, or with known classes (DTC) from some of
+    them held out as probes (methods/probe_k.py)."""
 
     method: str = "dec"
 
@@ -118,10 +119,14 @@ class Clusterer:
                 raise UserError("known_labels holds one class: a classifier of one class learns nothing; give 2 or more")
         self.__dict__.pop("k_estimate_", None)  # a refit with a given k must not keep an old estimate
         k = self.n_clusters
-        if k == "auto":  # estimated from the images' pixels before training (cluster/estimate_k.py)
-            from ..cluster.estimate_k import estimate_k_images
+        if k == "auto":  # estimated before training: from known classes as probes, else the pixels (probe_k.py)
+            from ..config import merge
+            from .probe_k import estimate_k
 
-            self.k_estimate_ = estimate_k_images(data.images, seed=self.seed)
+            cfg = self._config(2)
+            if known is not None:
+                cfg = merge(cfg, {"encoder": {"n_known": len(self.known_classes_)}})
+            self.k_estimate_ = estimate_k(cfg, data, known, echo=print if self.verbose else None)
             k = self.k_estimate_.k
         elif not isinstance(k, (int, np.integer)) or isinstance(k, bool):
             raise UserError(f"n_clusters must be an integer of 2 or more, or 'auto', got {k!r}")

@@ -110,6 +110,11 @@ def build_context(run_dir: Path) -> dict[str, Any]:
 
 
 def _k_estimate(est: dict[str, Any]) -> dict[str, Any]:
+    if est.get("method") == "probe":
+        return {"k": int(est["k"]), "method": "probe", "k_acc": est.get("k_acc"), "k_cvi": est.get("k_cvi"),
+                "k_mid": est.get("k_mid"), "anchor": est.get("anchor_classes", []),
+                "validation": est.get("validation_classes", []), "trained": est.get("trained_classes", []),
+                "plot": plots.k_probe_plot(est["candidates"], est["acc"], est["cvi"], est.get("k_mid"))}
     return {"k": int(est["k"]), "candidates": [int(c) for c in est.get("candidates", [])[1:]],
             "n_points": est.get("n_points", "?"), "n_neighbors": est.get("n_neighbors", "k"),
             "plot": plots.k_estimate_plot([float(g) for g in est["gaps"]], int(est["k"]))}

@@ -71,6 +71,22 @@ def k_estimate_plot(gaps: Sequence[float], k: int) -> str:
     return figure_to_data_uri(fig)
 
 
+def k_probe_plot(candidates: Sequence[int], acc: Sequence[float], cvi: Sequence[float], k_mid: int | None) -> str:
+    """DTC's probe estimate of k: the validation probes' ACC and the silhouette of the unlabelled images for
+    each candidate number of new classes; the chosen candidate marked."""
+    fig = Figure(figsize=(min(12.0, max(5.0, 0.25 * len(candidates) + 2)), 3.0))
+    ax = fig.add_subplot()
+    ax.plot(candidates, acc, "o-", color="#4a7ab5", label="ACC of the validation probe classes")
+    ax.plot(candidates, cvi, "s-", color="#7a9a3a", label="silhouette of the unlabelled images")
+    if k_mid is not None:
+        ax.axvline(k_mid, color="#c0392b", linestyle="--", label=f"chosen: {k_mid}")
+    ax.set_xlabel("candidate number of new classes")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return figure_to_data_uri(fig)
+
+
 def hungarian_order(
     labels: np.ndarray, clusters: np.ndarray, n_clusters: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -61,8 +61,14 @@ def read_k_estimate(run_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     est = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(est, dict) or type(est.get("k")) is not int or not isinstance(est.get("gaps"), list):
-        raise ValueError("k_estimate.json lacks an integer k and a list of gaps")
+    if not isinstance(est, dict) or type(est.get("k")) is not int:
+        raise ValueError("k_estimate.json lacks an integer k")
+    probe = est.get("method") == "probe"
+    if probe and not all(isinstance(est.get(f), list) and len(est[f]) == len(est.get("candidates", []))
+                         for f in ("acc", "cvi")):
+        raise ValueError("k_estimate.json (probe) lacks candidates with their acc and cvi")
+    if not probe and not isinstance(est.get("gaps"), list):
+        raise ValueError("k_estimate.json lacks a list of gaps")
     return est
 
 
