@@ -187,8 +187,9 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
 
         # A setting that cannot train fails before the estimate trains anything (k is checked once estimated).
         validate(merge(cfg, {"method": {"n_clusters": 2}}), data, known)
-        # Process 0's estimate for all: a near-tie decided differently would give models of different shapes.
-        k_estimate = dist.broadcast_object(estimate_k(cfg, data, known, echo=say) if main else None)
+        # Every process estimates (the probe estimate trains, and training under torchrun takes them all);
+        # process 0's estimate is used by all: a near-tie decided differently would give models of different shapes.
+        k_estimate = dist.broadcast_object(estimate_k(cfg, data, known, echo=say))
         cfg = merge(cfg, {"method": {"n_clusters": k_estimate.k}})
         say(k_estimate.describe())
     elif args.k is None and not args.resume and args.cmd == "cluster":

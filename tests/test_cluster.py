@@ -164,3 +164,15 @@ def test_estimator_with_auto_k_estimates_it_before_fitting():
 
     with pytest.raises(UserError, match="n_clusters must be an integer"):
         KMeans(n_clusters="many").fit(images)
+
+
+def test_probe_estimate_samples_large_sets():
+    from deepclust.cluster.estimate_k import estimate_k_probe
+
+    x, y = _blobs(400, 8, 6, seed=2)
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
+    est = estimate_k_probe(x[y < 1], y[y < 1], x[(y >= 1) & (y < 3)], y[(y >= 1) & (y < 3)], x[y >= 3], k_max=6,
+                           max_points=300)
+    assert est.n_points == 600 and est.k == 3, est.to_dict()  # 300 probes + 300 new images
+    tiny = estimate_k_probe(x[:0], y[:0], x[(y >= 1) & (y < 3)][::100], y[(y >= 1) & (y < 3)][::100], x[y >= 3][::60])
+    assert tiny.n_points == 8 + 20 and tiny.k >= 2  # a few images each: no sampling, no error

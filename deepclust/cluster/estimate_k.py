@@ -138,7 +138,8 @@ class ProbeKEstimate:
                 if self.k_mid == self.candidates[-1] else "")
         return (f"estimated k={self.k} with {len(self.anchor_classes) + len(self.validation_classes)} of the known "
                 f"classes as probes (a classifier of the other {len(self.trained_classes)} never saw them): the probes' "
-                f"ACC is best at {self.k_acc} new classes, the silhouette at {self.k_cvi}; --k N sets it.{edge}")
+                f"ACC is best at {self.k_acc} new class{'es' if self.k_acc != 1 else ''}, the silhouette at "
+                f"{self.k_cvi}; --k N sets it.{edge}")
 
 
 @torch.no_grad()
@@ -187,15 +188,27 @@ def anchored_kmeans(x: torch.Tensor, anchors: torch.Tensor, anchor_labels: torch
 
 def estimate_k_probe(anchors: torch.Tensor, anchor_labels: torch.Tensor, probes: torch.Tensor,
                      probe_labels: torch.Tensor, new: torch.Tensor, k_max: int = 30, seed: int = 0,
-                     min_share: float = 0.01, silhouette_points: int = 3000,
+                     min_share: float = 0.01, silhouette_points: int = 3000, max_points: int = 10000,
                      class_names: dict[str, list[str]] | None = None) -> ProbeKEstimate:
     """The number of classes among `new` (N×D features) from probe classes the features were not trained on:
     `anchors` (labels 0..A-1) keep their labels, `probes` (validation probe classes, any labels) are clustered
-    with the new images. Candidates are 1..k_max new classes; see the notes above and `ProbeKEstimate`."""
+    with the new images. Candidates are 1..k_max new classes; see the notes above and `ProbeKEstimate`. The
+    probes and the new images enter with at most `max_points` rows each (a seeded sample), so that large sets
+    take seconds."""
     from sklearn.metrics import silhouette_score
 
     from ..metrics import acc as cluster_acc
 
+    draw = np.random.default_rng([seed, 1])  # its own stream: below max_points nothing is drawn from it
+
+    def sample(*ts):
+        if len(ts[0]) <= max_points:
+            return list(ts)
+        keep = torch.from_numpy(np.sort(draw.choice(len(ts[0]), max_points, replace=False)))
+        return [t[keep] for t in ts]
+
+    probes, probe_labels = sample(probes, probe_labels)  # the anchors enter only through their class means
+    (new,) = sample(new)
     n_a = int(anchor_labels.max()) + 1 if len(anchor_labels) else 0
     n_v = len(torch.unique(probe_labels))
     x = torch.cat([probes, new]).float()
