@@ -189,7 +189,11 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
         validate(merge(cfg, {"method": {"n_clusters": 2}}), data, known)
         # Every process estimates (the probe estimate trains, and training under torchrun takes them all);
         # process 0's estimate is used by all: a near-tie decided differently would give models of different shapes.
-        k_estimate = dist.broadcast_object(estimate_k(cfg, data, known, echo=say))
+        try:
+            k_estimate = dist.broadcast_object(estimate_k(cfg, data, known, echo=say))
+        except KeyboardInterrupt:
+            say("\ninterrupted while estimating k: no run was started, nothing is saved", file=sys.stderr)
+            return 130
         cfg = merge(cfg, {"method": {"n_clusters": k_estimate.k}})
         say(k_estimate.describe())
     elif args.k is None and not args.resume and args.cmd == "cluster":

@@ -112,18 +112,19 @@ def test_anchored_kmeans_keeps_anchor_classes_in_their_clusters():
     # classes 0 and 1 are anchors (their own images, labelled); the points are every class's other images
     anchors, a_lab = torch.from_numpy(x[np.isin(y, [0, 1])]), torch.from_numpy(y[np.isin(y, [0, 1])])
     pts = torch.from_numpy(x) + 0.1
-    labels = anchored_kmeans(pts, anchors, a_lab, 5, seed=0).numpy()
+    labels, _ = anchored_kmeans(pts, anchors, a_lab, 5, seed=0)
     assert (labels[y == 0] == 0).all() and (labels[y == 1] == 1).all()  # anchored clusters keep their index
-    assert acc(y, labels) == 1.0
-    # no anchors: plain k-means
-    labels = anchored_kmeans(pts, anchors[:0], a_lab[:0], 5, seed=0).numpy()
-    assert acc(y, labels) == 1.0
-    # an anchor's cluster holds it even when a far-off anchor image pulls the centre: centre = mean of both
-    one = torch.tensor([[0.0, 0.0]]), torch.tensor([[10.0, 0.0]])
-    lab = anchored_kmeans(torch.tensor([[4.0, 0.0], [20.0, 0.0]]), torch.cat(one), torch.tensor([0, 0]), 2).numpy()
-    assert lab.tolist() == [0, 1]  # (0 + 10 + 4) / 3 = 4.7 is nearer 4 than 20 is
+    assert acc(y, labels.numpy()) == 1.0
+    labels, _ = anchored_kmeans(pts, anchors[:0], a_lab[:0], 5, seed=0)  # no anchors: plain k-means
+    assert acc(y, labels.numpy()) == 1.0
+    # every centre is the mean of its points and its anchors: 20 anchors at 0 hold their cluster's centre near 0
+    pts = torch.tensor([[1.0], [2.0], [30.0], [31.0]])
+    labels, c = anchored_kmeans(pts, torch.zeros(20, 1), torch.zeros(20, dtype=torch.long), 2)
+    assert labels.tolist() == [0, 0, 1, 1] and torch.allclose(c, torch.tensor([[3.0 / 22], [30.5]]))
     with pytest.raises(ValueError, match="must exceed"):
-        anchored_kmeans(pts, anchors, a_lab, 2)
+        anchored_kmeans(pts, torch.zeros(2, 1), torch.tensor([0, 1]), 2)
+    with pytest.raises(ValueError, match="each with an image"):
+        anchored_kmeans(pts, torch.zeros(2, 1), torch.tensor([0, 2]), 4)
 
 
 @pytest.mark.parametrize("n_new", [3, 6])
@@ -175,4 +176,10 @@ def test_probe_estimate_samples_large_sets():
                            max_points=300)
     assert est.n_points == 600 and est.k == 3, est.to_dict()  # 300 probes + 300 new images
     tiny = estimate_k_probe(x[:0], y[:0], x[(y >= 1) & (y < 3)][::100], y[(y >= 1) & (y < 3)][::100], x[y >= 3][::60])
-    assert tiny.n_points == 8 + 20 and tiny.k >= 2  # a few images each: no sampling, no error
+    assert tiny.n_points == 8 + 20 and tiny.candidates == list(range(1, 11))  # a few each: no sampling, no error
+    # as many clusters as points: the silhouette cannot score it, and the candidate gets its worst (-1)
+    # (6 anchor classes at 0, 100, ..., 500; the 2 validation images beside the first two; 4 new images far apart)
+    col = lambda *v: torch.tensor(v, dtype=torch.float32)[:, None]  # noqa: E731
+    one = estimate_k_probe(col(0, 100, 200, 300, 400, 500), torch.arange(6), col(0.5, 100.5), torch.tensor([6, 7]),
+                           col(1000, 2000, 3000, 4000), k_max=2)
+    assert one.candidates == [1, 2] and one.cvi[1] == -1.0  # (scikit-learn raised here before)

@@ -413,10 +413,13 @@ def test_auto_k_with_known_classes_uses_probes_and_falls_back_below_four(capsys)
     known, target = split_by_class(data, [0, 1, 2, 3, 4])
     kw = dict(encoder__filters=(8, 16), encoder__hidden=(32,), pretrain__epochs=3, cluster__epochs=1, method__n_init=2)
     est = DTC(n_clusters="auto", verbose=True, **kw).fit(target.images.numpy(), known_images=known.images.numpy(),
-                                                       known_labels=known.labels.numpy())
+                                                       known_labels=known.labels.numpy() * 10 + 3)
     e = est.k_estimate_
-    assert e.method == "probe" and est.n_clusters_ == e.k >= 2 and est.labels_.max() < e.k
+    assert e.method == "probe" and est.n_clusters_ == e.k and est.labels_.max() < e.k
+    assert e.candidates == list(range(1, 31)) and len(e.acc) == len(e.cvi) == 30
     assert len(e.validation_classes) == 2 and len(e.trained_classes) == 3 and not e.anchor_classes
+    # named by the caller's labels, not the network's numbering
+    assert set(e.validation_classes + e.trained_classes) == {str(c) for c in est.known_classes_}
     assert est.model_.ae.n_known == 5  # the run itself learns every known class
     assert "are probes for the number of new classes" in capsys.readouterr().out
     three = known.labels.numpy() < 3

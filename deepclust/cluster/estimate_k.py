@@ -114,7 +114,7 @@ class ProbeKEstimate:
     number of clusters; `acc[i]` is the validation probes' ACC there, `cvi[i]` the silhouette of the unlabelled
     images (validation probes and new images). `k_acc` / `k_cvi`: the candidates each picks; `k_mid` the one
     halfway; `k`: the clusters the new images fill there (each holding a larger share of the new images than of the
-    probe images, and at least `min_share` of the largest cluster's new images)."""
+    probe images, and at least `min_share` of the largest cluster's new images), and at least 2."""
 
     k: int
     k_acc: int
@@ -144,25 +144,27 @@ class ProbeKEstimate:
 
 @torch.no_grad()
 def anchored_kmeans(x: torch.Tensor, anchors: torch.Tensor, anchor_labels: torch.Tensor, k: int, seed: int = 0,
-                    n_init: int = 5, max_iter: int = 100) -> torch.Tensor:
+                    n_init: int = 5, max_iter: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
     """k-means of the rows of x (N×D) into k clusters of which the first A belong to the anchor classes
-    (anchor_labels 0..A-1; A may be 0): an anchor image always counts in its class's cluster, so those A
-    clusters start at the class means and keep the anchors while they move; the other k - A start by k-means++
-    among the points. The restart with the lowest inertia (points and anchors) wins. Returns the N points'
-    clusters."""
+    (anchor_labels 0..A-1, each present; A may be 0): an anchor image always counts in its class's cluster, so
+    those A clusters start at the class means and every centre is the mean of its points and anchors; the other
+    k - A start by k-means++ among the points. The restart with the lowest inertia (points and anchors) wins.
+    Returns (the N points' clusters, the k centres)."""
     x, anchors = x.float(), anchors.float().reshape(-1, x.shape[1])
     n_a = int(anchor_labels.max()) + 1 if len(anchor_labels) else 0
     if not n_a < k <= n_a + len(x):
         raise ValueError(f"k={k} must exceed the {n_a} anchor classes by at most the {len(x)} points")
     onehot_a = torch.nn.functional.one_hot(anchor_labels.long(), k).float().reshape(-1, k)  # anchors × k
     a_sums, a_counts = onehot_a.T @ anchors, onehot_a.sum(0)
+    if n_a and bool((a_counts[:n_a] == 0).any()):
+        raise ValueError("anchor_labels must number the anchor classes 0..A-1, each with an image")
     x2 = x.pow(2).sum(1)
 
     def sq_dists(c):
         return (x2[:, None] - 2 * x @ c.T + c.pow(2).sum(1)).clamp_min(0)
 
     gen = torch.Generator(device=x.device).manual_seed(seed)
-    best, best_labels = float("inf"), None
+    best, best_labels, best_c = float("inf"), None, None
     for _ in range(n_init):
         c = torch.zeros(k, x.shape[1], device=x.device)
         c[:n_a] = a_sums[:n_a] / a_counts[:n_a, None]
@@ -182,8 +184,8 @@ def anchored_kmeans(x: torch.Tensor, anchors: torch.Tensor, anchor_labels: torch
         labels = dist.argmin(1)
         inertia = float(dist.gather(1, labels[:, None]).sum() + (anchors - c[anchor_labels.long()]).pow(2).sum())
         if inertia < best:
-            best, best_labels = inertia, labels
-    return best_labels
+            best, best_labels, best_c = inertia, labels, c
+    return best_labels, best_c
 
 
 def estimate_k_probe(anchors: torch.Tensor, anchor_labels: torch.Tensor, probes: torch.Tensor,
@@ -207,7 +209,7 @@ def estimate_k_probe(anchors: torch.Tensor, anchor_labels: torch.Tensor, probes:
         keep = torch.from_numpy(np.sort(draw.choice(len(ts[0]), max_points, replace=False)))
         return [t[keep] for t in ts]
 
-    probes, probe_labels = sample(probes, probe_labels)  # the anchors enter only through their class means
+    probes, probe_labels = sample(probes, probe_labels)  # the anchors enter only through their classes' sums
     (new,) = sample(new)
     n_a = int(anchor_labels.max()) + 1 if len(anchor_labels) else 0
     n_v = len(torch.unique(probe_labels))
@@ -219,12 +221,13 @@ def estimate_k_probe(anchors: torch.Tensor, anchor_labels: torch.Tensor, probes:
     x_np = x.cpu().numpy()
     cands, accs, cvis, parts = list(range(1, k_max + 1)), [], [], []
     for c in cands:
-        labels = anchored_kmeans(x, anchors, anchor_labels, n_a + n_v + c, seed=seed)
+        labels, _ = anchored_kmeans(x, anchors, anchor_labels, n_a + n_v + c, seed=seed)
         lab = labels.cpu().numpy()
         parts.append(lab)
         accs.append(cluster_acc(probe_labels.cpu().numpy(), lab[:len(probes)]))
         sub = lab[sil_idx]
-        cvis.append(float(silhouette_score(x_np[sil_idx], sub)) if len(np.unique(sub)) > 1 else -1.0)
+        # silhouette needs 2 to n - 1 clusters among the points scored; else it says nothing (-1, its worst)
+        cvis.append(float(silhouette_score(x_np[sil_idx], sub)) if 1 < len(np.unique(sub)) < len(sub) else -1.0)
     # Halfway between the two picks, rounded up (the reference's rule). The silhouette's pick is the last of
     # equal bests, as the reference's; ACC ties more often (separated probe classes score 1.0 over a range of
     # candidates), and of its equal bests we take the one nearest the silhouette's pick, where the reference

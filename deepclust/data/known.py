@@ -96,6 +96,7 @@ def known_class_names(known: ImageSet, classes=()) -> list[str]:
     `data.known_classes` (label i is classes[i]) the original class; else the label itself."""
     if known.root is None:
         n = int(known.labels.max()) + 1
+        classes = list(dict.fromkeys(int(c) for c in classes))  # as split_by_class numbers them
         return [str(c) for c in classes] if len(classes) == n else [str(i) for i in range(n)]
     names: dict[int, str] = {}
     for n, y in zip(known.names, known.labels.tolist()):

@@ -126,7 +126,8 @@ class Clusterer:
             cfg = self._config(2)
             if known is not None:
                 cfg = merge(cfg, {"encoder": {"n_known": len(self.known_classes_)}})
-            self.k_estimate_ = estimate_k(cfg, data, known, echo=print if self.verbose else None)
+            self.k_estimate_ = estimate_k(cfg, data, known, echo=print if self.verbose else None,
+                                          class_names=[str(c) for c in getattr(self, "known_classes_", [])] or None)
             k = self.k_estimate_.k
         elif not isinstance(k, (int, np.integer)) or isinstance(k, bool):
             raise UserError(f"n_clusters must be an integer of 2 or more, or 'auto', got {k!r}")

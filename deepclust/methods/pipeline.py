@@ -318,9 +318,10 @@ def build_model(cfg: RunConfig, in_shape: tuple[int, int, int], n_images: int | 
 
 
 def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool = False,
-        echo: Callable[[str], None] | None = None, known: ImageSet | None = None) -> FitResult:
+        echo: Callable[[str], None] | None = None, known: ImageSet | None = None, assign: bool = True) -> FitResult:
     """Train on `data` (the images to cluster); a stage with the `supervised` loss trains on `known`, the
-    labelled images of known classes (labels 0..C-1; DTC)."""
+    labelled images of known classes (labels 0..C-1; DTC). `assign=False`: train only, for a caller that wants
+    the model (the result's per-image fields are then empty)."""
     validate(cfg, data, known)
     seed_everything(cfg.train.seed)
     dev = dist.local_device(resolve_device(cfg.train.device))
@@ -402,8 +403,13 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
             known_images, state.class_labels = None, None
         state.stop = False
         state.order = None  # a refresher's sampled order belongs to its stage
-    res = _assign(cfg, model, images, state, dev)
-    metrics = evaluate(data.labels, res["labels"]) if data.labels is not None else None
+    if assign:
+        res = _assign(cfg, model, images, state, dev)
+    else:
+        res = {"labels": np.empty(0, np.int64), "confidence": np.empty(0, np.float32),
+               "distance": np.empty(0, np.float32), "embedding": np.empty((0, 0), np.float32),
+               "centers": np.empty((0, 0), np.float32)}
+    metrics = evaluate(data.labels, res["labels"]) if (data.labels is not None and assign) else None
     wall = earlier_s + time.perf_counter() - t_start
     return FitResult(model=model, metrics=metrics, stage_s=stage_s, wall_s=round(wall, 3),
                      device=_device_name(dev, precision), state=state, **res)

@@ -26,14 +26,16 @@ MIN_VALIDATION = 2  # with one validation class its ACC is best at the fewest cl
 
 
 def estimate_k(cfg: RunConfig, data: ImageSet, known: ImageSet | None = None,
-               echo: Callable[[str], None] | None = None) -> KEstimate | ProbeKEstimate:
-    """The estimate `--k auto` uses: from probe classes when `known` has at least MIN_KNOWN_CLASSES classes
-    and the method learns from them, else from the pixels."""
+               echo: Callable[[str], None] | None = None,
+               class_names: list[str] | None = None) -> KEstimate | ProbeKEstimate:
+    """The estimate `--k auto` uses: from probe classes when `known` has at least MIN_KNOWN_CLASSES classes,
+    else from the pixels. `class_names`: the known classes' names by label (default: their subfolders, or
+    data.known_classes)."""
     seed = cfg.train.seed
     if known is not None:
         n_classes = int(known.labels.max()) + 1
         if n_classes >= MIN_KNOWN_CLASSES:
-            return estimate_k_known(cfg, data, known, echo)
+            return estimate_k_known(cfg, data, known, echo, class_names)
         if echo:
             echo(f"--k auto: {n_classes} known classes are too few to hold some out as probes (at least "
                  f"{MIN_KNOWN_CLASSES}); estimating k from the pixels instead")
@@ -70,24 +72,27 @@ def _features(model, images: torch.Tensor, chunk: int) -> torch.Tensor:
 
 
 def estimate_k_known(cfg: RunConfig, data: ImageSet, known: ImageSet,
-                     echo: Callable[[str], None] | None = None) -> ProbeKEstimate:
+                     echo: Callable[[str], None] | None = None, class_names: list[str] | None = None) -> ProbeKEstimate:
     """DTC's probe estimate: train the method's supervised stage on the known classes that are not probes,
     then `estimate_k_probe` on its features (the trunk, before the known-class classifier)."""
+    from ..data.folder import printable_name
+    from ..registry import LOSSES
     from .pipeline import fit
 
-    names = known_class_names(known, cfg.data.known_classes)
+    names = list(class_names) if class_names is not None else known_class_names(known, cfg.data.known_classes)
     anchor, val, trained = split_probe_classes(len(names), cfg.train.seed)
     if echo:
         echo(f"--k auto: learning {len(trained)} of the {len(names)} known classes; the other {len(anchor) + len(val)} "
-             f"({', '.join(names[c] for c in anchor + val)}) are probes for the number of new classes")
+             f"({', '.join(printable_name(names[c]) for c in anchor + val)}) are probes for the number of new classes")
     x_train, y_train = _classes(known, trained, relabel=True)
     train_set = ImageSet(images=x_train, labels=y_train, names=[f"known/{i}" for i in range(len(x_train))],
                          name=f"{known.name} (classes without the probes)")
-    # The supervised stage only: the clustering stage's terms off (its k is what is being estimated).
-    off = {name: 0.0 for name in cfg.cluster.losses}
+    # The supervised stage only: the clustering stage's terms off (its k is what is being estimated), but for a
+    # term that learns from the known classes, wherever a config puts it.
+    off = {name: 0.0 for name in cfg.cluster.losses if "class_labels" not in LOSSES.get(name).needs}
     sub = merge(cfg, {"encoder": {"n_known": len(trained)}, "cluster": {"losses": off},
                       "method": {"n_clusters": min(cfg.method.n_clusters, len(data))}})
-    res = fit(sub, data, echo=None, known=train_set)
+    res = fit(sub, data, echo=None, known=train_set, assign=False)
     chunk = cfg.train.eval_max
     x_anchor, y_anchor = _classes(known, anchor, relabel=True) if anchor else (known.images[:0], known.labels[:0])
     x_val, y_val = _classes(known, val, relabel=False)
