@@ -79,7 +79,7 @@ def k_probe_plot(candidates: Sequence[int], acc: Sequence[float], cvi: Sequence[
     ax.plot(candidates, acc, "o-", color="#4a7ab5", label="ACC of the validation probe classes")
     ax.plot(candidates, cvi, "s-", color="#7a9a3a", label="silhouette of the unlabelled images")
     if k_mid is not None:
-        ax.axvline(k_mid, color="#c0392b", linestyle="--", label=f"chosen: {k_mid}")
+        ax.axvline(k_mid, color="#c0392b", linestyle="--", label=f"halfway between the two bests: {k_mid}")
     ax.set_xlabel("candidate number of new classes")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
