@@ -140,6 +140,15 @@ def stage_smoke(out: Path, device: str) -> dict:
                              "wall_s": round(time.perf_counter() - t0, 2)}
         if not ok:
             raise RuntimeError(f"smoke: {name} gave non-finite embeddings on {device}")
+        if name == "dtc":  # --k auto with known classes: the probe estimate's supervised fit on the device
+            from deepclust.methods.probe_k import estimate_k
+
+            t0 = time.perf_counter()
+            est = estimate_k(cfg, data, known)
+            rec["probe_k"] = {"method": est.method, "k": est.k, "k_acc": est.k_acc, "k_cvi": est.k_cvi,
+                              "wall_s": round(time.perf_counter() - t0, 2)}
+            if est.method != "probe" or not all(np.isfinite(est.acc + est.cvi)):
+                raise RuntimeError(f"smoke: the probe estimate on {device} gave {est.to_dict()}")
     g = np.random.default_rng(0)
     x = np.concatenate([c + g.normal(0, 3, (2000, 10)) for c in g.normal(0, 4, (10, 10))]).astype(np.float32)
     t0 = time.perf_counter()
