@@ -107,6 +107,9 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
 
     import torch
 
+    # The code every cell of this process trains with is what was loaded now: HEAD may move while a long cell
+    # (hours of shared pretraining) runs.
+    launch_commit = git_commit()
     t = get_table(table)
     results = Path(results) if results else DEFAULT_RESULTS
     sets = check_variant(sets, variant, results / table / profile_folder(profile, variant))
@@ -155,7 +158,7 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
                         f"({run_dir.checkpoint_path})")
                 if t.share_pretraining and cfg.pretrain.losses:
                     shared = _shared_pretraining(cfg, data, ds, run_dir, log, resumed=resumed is not None)
-                commit = git_commit()  # the code this cell trains with (HEAD may move during a long cell)
+                commit = launch_commit
                 t0 = time.perf_counter()
                 res = fit(cfg, data, run=run_dir,
                           resume=resumed is not None or (shared is not None and shared["resume"]))
