@@ -141,6 +141,15 @@ def test_split_by_class_renumbers_the_known_classes():
         split_by_class(data, [3])
 
 
+def test_class_index_numbers_labels_in_the_order_given():
+    from deepclust.data.known import class_index
+
+    labels = torch.tensor([3, 0, 9, 3, 5])
+    assert class_index(labels, [9, 3]).tolist() == [1, -1, 0, 1, -1]
+    assert class_index(labels, [12]).tolist() == [-1] * 5  # a class above every label
+    assert class_index(labels[:0], [1]).tolist() == []
+
+
 def test_known_folder_labels_by_subfolder_and_lists_loose_files(tmp_path):
     from PIL import Image
 

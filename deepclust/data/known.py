@@ -41,6 +41,15 @@ def prepare_known(cfg: RunConfig, data: ImageSet) -> tuple[RunConfig, ImageSet, 
     return merge(cfg, {"encoder": {"n_known": n_known}}), target, known
 
 
+def class_index(labels: torch.Tensor, classes) -> torch.Tensor:
+    """Each label's position in `classes` (the labels renumbered 0..C-1 in that order), -1 where not among them."""
+    classes = torch.as_tensor(list(classes), dtype=torch.int64)
+    top = max(int(labels.max()) if len(labels) else -1, int(classes.max()) if len(classes) else -1)
+    lookup = torch.full((top + 1,), -1, dtype=torch.int64)
+    lookup[classes] = torch.arange(len(classes))
+    return lookup[labels]
+
+
 def split_by_class(data: ImageSet, classes) -> tuple[ImageSet, ImageSet]:
     """(the images of `classes`, labels renumbered 0..C-1 in the given order; every other image, labels kept)."""
     if data.labels is None:
@@ -55,9 +64,7 @@ def split_by_class(data: ImageSet, classes) -> tuple[ImageSet, ImageSet]:
         raise UserError("data.known_classes needs at least 2 classes: a classifier of one class learns nothing")
     if set(classes) >= present:
         raise UserError(f"data.known_classes holds every class of {data.name}: leave some out to cluster them")
-    lookup = torch.full((int(data.labels.max()) + 1,), -1, dtype=torch.int64)
-    lookup[torch.tensor(classes)] = torch.arange(len(classes))
-    mapped = lookup[data.labels]
+    mapped = class_index(data.labels, classes)
     is_known = mapped >= 0
     known = data.subset(is_known.numpy())
     known = ImageSet(images=known.images, labels=mapped[is_known].contiguous(), names=known.names,

@@ -17,7 +17,7 @@ import torch
 from ..cluster.estimate_k import KEstimate, ProbeKEstimate, estimate_k_images, estimate_k_probe
 from ..config import RunConfig, merge
 from ..data.imageset import ImageSet
-from ..data.known import known_class_names
+from ..data.known import class_index, known_class_names
 
 MIN_KNOWN_CLASSES = 4  # a classifier of 2 classes, and 2 validation probe classes
 MAX_PROBE_CLASSES = 10  # the reference holds out 10 of CIFAR-100's 80 known classes
@@ -54,21 +54,9 @@ def split_probe_classes(n_classes: int, seed: int = 0) -> tuple[list[int], list[
 
 def _classes(known: ImageSet, classes: list[int], relabel: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """The images of `classes` and their labels (renumbered 0.. in the given order when `relabel`)."""
-    lookup = torch.full((int(known.labels.max()) + 1,), -1, dtype=torch.int64)
-    lookup[torch.tensor(classes)] = torch.arange(len(classes))
-    mapped = lookup[known.labels]
+    mapped = class_index(known.labels, classes)
     keep = mapped >= 0
     return known.images[keep], (mapped[keep] if relabel else known.labels[keep])
-
-
-@torch.no_grad()
-def _features(model, images: torch.Tensor, chunk: int) -> torch.Tensor:
-    dev = next(model.parameters()).device
-    was = model.training
-    model.eval()
-    out = [model.ae.trunk(images[i:i + chunk].to(dev).float().div_(255.0)).float() for i in range(0, len(images), chunk)]
-    model.train(was)
-    return torch.cat(out) if out else torch.zeros(0, model.ae.feature_dim, device=dev)
 
 
 def estimate_k_known(cfg: RunConfig, data: ImageSet, known: ImageSet,
@@ -96,9 +84,9 @@ def estimate_k_known(cfg: RunConfig, data: ImageSet, known: ImageSet,
     chunk = cfg.train.eval_max
     x_anchor, y_anchor = _classes(known, anchor, relabel=True) if anchor else (known.images[:0], known.labels[:0])
     x_val, y_val = _classes(known, val, relabel=False)
-    est = estimate_k_probe(_features(res.model, x_anchor, chunk).cpu(), y_anchor,
-                           _features(res.model, x_val, chunk).cpu(), y_val,
-                           _features(res.model, data.images, chunk).cpu(), seed=cfg.train.seed,
+    est = estimate_k_probe(res.model.embed(x_anchor, chunk, trunk=True).cpu(), y_anchor,
+                           res.model.embed(x_val, chunk, trunk=True).cpu(), y_val,
+                           res.model.embed(data.images, chunk, trunk=True).cpu(), seed=cfg.train.seed,
                            class_names={"anchor": [names[c] for c in anchor], "validation": [names[c] for c in val],
                                         "trained": [names[c] for c in trained]})
     return est

@@ -42,18 +42,22 @@ class ClusterNet(nn.Module):
         return Output(z=z, recon=recon, q=h, class_logits=class_logits)
 
     @torch.no_grad()
-    def embed(self, images: torch.Tensor, chunk: int = 4096, raw: bool = False) -> torch.Tensor:
+    def embed(self, images: torch.Tensor, chunk: int = 4096, raw: bool = False, trunk: bool = False) -> torch.Tensor:
         """Embedding (N×D float32, on the model's device) of uint8 images, in eval mode, in chunks: the
         space the clusters live in. For an encoder with a separate clustering space (DeepCluster's
-        whitened features) that space, unless `raw` asks for the encoder's output itself."""
+        whitened features) that space, unless `raw` asks for the encoder's output itself; with `trunk`, the
+        features of an encoder's trunk, before its projection or classifier (DeepCluster, DTC)."""
         was_training = self.training
         self.eval()
         dev = next(iter(self.parameters()), images.new_empty(0)).device
-        out = [self.ae.encode(images[i:i + chunk].to(dev).float().div_(255.0)).float()
+        part = self.ae.trunk if trunk else self.ae.encode
+        out = [part(images[i:i + chunk].to(dev).float().div_(255.0)).float()
                for i in range(0, len(images), chunk)]
         self.train(was_training)
+        if not out:
+            return torch.zeros(0, getattr(self.ae, "feature_dim" if trunk else "embed_dim", 0), device=dev)
         z = torch.cat(out)
-        if not raw and hasattr(self.ae, "cluster_space"):
+        if not raw and not trunk and hasattr(self.ae, "cluster_space"):
             z = self.ae.cluster_space(z)
         return z
 

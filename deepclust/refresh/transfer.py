@@ -24,14 +24,8 @@ class PCAInit(Refresher):
 
     @torch.no_grad()
     def at_start(self, ctx: Context):
-        model, ae = ctx.model, ctx.model.ae
-        was = model.training
-        model.eval()
-        chunk = ctx.cfg.train.eval_max
-        feats = torch.cat([ae.trunk(ctx.to_float(ctx.images[i:i + chunk])).float()
-                           for i in range(0, len(ctx.images), chunk)])
-        model.train(was)
-        ratio = ae.fit_projection(feats)
+        feats = ctx.model.embed(ctx.images, ctx.cfg.train.eval_max, trunk=True)
+        ratio = ctx.model.ae.fit_projection(feats)
         return {"event": "pca_init", "explained_variance": round(float(ratio.sum()), 4)}
 
 
