@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default=None, help=f"method (default {FOLDER_METHOD}); see 'deepclust list'")
     p.add_argument("--image-size", type=int, default=None, help=f"side in pixels (default {FOLDER_IMAGE_SIZE})")
     p.add_argument("--channels", type=int, choices=(1, 3), default=None, help="1 = grey, 3 = colour (default: auto)")
+    p.add_argument("--reframe", choices=("none", "object"), default=None,
+                   help="object: crop each photo to the square around its object, not the centre square, before "
+                        "shrinking it (for photos where the object sits in different places; default none)")
     _common(p)
 
     p = sub.add_parser("fit", help="fit a method on a built-in dataset (or a folder)")
@@ -137,6 +140,8 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
             over["data"]["image_size"] = args.image_size
         if getattr(args, "channels", None):
             over["data"]["channels"] = args.channels
+        if getattr(args, "reframe", None):
+            over["data"]["reframe"] = args.reframe
         if args.seed is not None:
             over["train"]["seed"] = args.seed
         if args.device:
@@ -164,7 +169,8 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
     d = cfg.data
 
     def load():
-        return load_dataset(d.name, root=d.root, image_size=d.image_size, channels=d.channels, limit=d.limit)
+        return load_dataset(d.name, root=d.root, image_size=d.image_size, channels=d.channels, limit=d.limit,
+                            reframe=d.reframe)
 
     # Under torchrun process 0 decodes (and caches) first; the others then read the cache.
     data = load() if main else None
@@ -318,7 +324,7 @@ def _predict(args) -> int:
                         f"another --output")
     c, h, w = result["image_shape"]
     # Always the folder, even one named like a built-in dataset ('digits/').
-    data = load_folder(folder, image_size=h, channels=c)
+    data = load_folder(folder, image_size=h, channels=c, reframe=cfg.data.reframe)  # cropped as the training images
     skipped_out = out.with_name(out.stem + "-skipped.csv")
     if data.skipped:
         _print_skipped(data.skipped, f"all in {skipped_out}")

@@ -23,6 +23,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from deepclust.data import cache
 from deepclust.data.imageset import ImageSet
+from deepclust.data.reframe import REFRAME_VERSION, WORK_SIDE, check_reframe, crop_square
 from deepclust.data.transforms import check_channels, check_image_size, check_limit
 from deepclust.errors import UserError
 
@@ -121,15 +122,14 @@ def _upright(im: Image.Image) -> Image.Image:
         return im
 
 
-def _resize_crop(im: Image.Image, size: int) -> Image.Image:
-    """Shorter side → size, centre crop to size×size, in one antialiased resize.
+def resize_crop(im: Image.Image, size: int, reframe: str = "none") -> Image.Image:
+    """Shorter side → size, centre crop to size×size, in one antialiased resize; with reframe="object" the
+    square around the photo's object instead of the centre one (deepclust.data.reframe).
 
     `reducing_gap` first shrinks big images by an integer factor (fast, low memory).
     """
-    w, h = im.size
-    side = min(w, h)
-    box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
-    if im.size == (size, size):
+    box = crop_square(im, reframe)
+    if im.size == (size, size) and box == (0, 0, size, size):
         return im
     return im.resize((size, size), Image.Resampling.BILINEAR, box=box, reducing_gap=2.0)
 
@@ -179,7 +179,7 @@ class ImageTooLarge(ValueError):
     pass
 
 
-def decode_image(path: Path, size: int, channels: int | None) -> np.ndarray:
+def decode_image(path: Path, size: int, channels: int | None, reframe: str = "none") -> np.ndarray:
     """One file → H×W×C uint8 (C = channels, or for None 1 when grey and 3 when colour).
 
     Raises on any unreadable file; the caller turns that into a `skipped` entry.
@@ -189,7 +189,8 @@ def decode_image(path: Path, size: int, channels: int | None) -> np.ndarray:
     limit = max_decode_pixels()
     with _own_size_guard(), Image.open(path) as im:  # animated files open on their first frame
         if im.format in ("JPEG", "MPO"):
-            im.draft(None, (size, size))  # decode at 1/2, 1/4, 1/8 scale when that suffices
+            # decode at 1/2, 1/4, 1/8 scale when that suffices (reframing crops, so it keeps more pixels)
+            im.draft(None, (size, size) if reframe == "none" else (max(4 * size, WORK_SIDE),) * 2)
         w, h = im.size  # after draft: what will be decoded
         if w * h > limit:
             raise ImageTooLarge(
@@ -197,7 +198,7 @@ def decode_image(path: Path, size: int, channels: int | None) -> np.ndarray:
                 f"{limit / 1e6:g} MP limit (set DEEPCLUST_MAX_MEGAPIXELS to raise it)")
         im.load()  # decode now, so truncation is detected here
         # Everything stays inside `with`: `out` may be `im` itself, which closing invalidates.
-        out = _resize_crop(_to_8bit(_upright(im)), size)
+        out = resize_crop(_to_8bit(_upright(im)), size, reframe)
         if channels == 1 and out.mode != "L":
             out = out.convert("L")
         elif channels == 3 and out.mode != "RGB":
@@ -225,9 +226,9 @@ def _reason(e: Exception) -> str:
     return msg if len(msg) <= 160 else msg[:157] + "..."
 
 
-def _try_decode(path: Path, size: int, channels: int | None) -> np.ndarray | str:
+def _try_decode(path: Path, size: int, channels: int | None, reframe: str) -> np.ndarray | str:
     try:
-        return decode_image(path, size, channels)
+        return decode_image(path, size, channels, reframe)
     except Exception as e:  # noqa: BLE001 - one bad file must not stop the run
         return _reason(e)
 
@@ -240,11 +241,11 @@ def _stat(path: Path) -> tuple[int, int]:
         return -1, -1
 
 
-def _decode_all(folder: Path, rels: list[str], size: int, channels: int | None) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
+def _decode_all(folder: Path, rels: list[str], size: int, channels: int | None, reframe: str) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
     """Decode in a small thread pool (PIL releases the GIL while decoding)."""
     workers = min(4, max(2, os.cpu_count() or 2))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda rel: _try_decode(folder / rel, size, channels), rels))
+        results = list(pool.map(lambda rel: _try_decode(folder / rel, size, channels, reframe), rels))
     good = [(rel, r) for rel, r in zip(rels, results) if isinstance(r, np.ndarray)]
     skipped = [(rel, r) for rel, r in zip(rels, results) if isinstance(r, str)]
     if not good:
@@ -266,16 +267,19 @@ def _decode_all(folder: Path, rels: list[str], size: int, channels: int | None) 
 FOLDER_IMAGE_SIZE = 32
 
 
-def load_folder(path: str | os.PathLike, image_size: int = FOLDER_IMAGE_SIZE, channels: int | None = None, *, limit: int | None = None) -> ImageSet:
+def load_folder(path: str | os.PathLike, image_size: int = FOLDER_IMAGE_SIZE, channels: int | None = None, *,
+                limit: int | None = None, reframe: str = "none") -> ImageSet:
     """All images under `path` (recursively), size×size, labels None.
 
     channels: None = 3 if any readable image is colour, else 1; 1 = grey; 3 = RGB.
     limit: decode only the first N files (in sorted order), for tests and quick looks.
+    reframe: "object" crops each photo to the square around its object instead of the centre (reframe.py).
     Unreadable files are listed in `skipped` as (relative path, reason), not raised.
     """
     check_image_size(image_size)
     check_channels(channels)
     check_limit(limit)
+    check_reframe(reframe)
     max_pixels = max_decode_pixels()  # a bad DEEPCLUST_MAX_MEGAPIXELS fails here, once
     folder = Path(path).expanduser()
     if not folder.exists():
@@ -294,6 +298,7 @@ def load_folder(path: str | os.PathLike, image_size: int = FOLDER_IMAGE_SIZE, ch
         rels = rels[:limit]
 
     key = cache.make_key("folder", str(folder.resolve()), image_size, channels, max_pixels,
+                         *(() if reframe == "none" else (f"reframe={reframe}/{REFRAME_VERSION}",)),
                          [(rel, *_stat(folder / rel)) for rel in rels])
     cache_file = cache.cache_dir() / "folders" / f"{key}.npz"
     cached = cache.load_npz(cache_file)
@@ -302,7 +307,7 @@ def load_folder(path: str | os.PathLike, image_size: int = FOLDER_IMAGE_SIZE, ch
         skipped = list(zip(map(str, cached["skipped_files"]), map(str, cached["skipped_reasons"])))
     else:
         ImageFile.LOAD_TRUNCATED_IMAGES = False  # PIL's default; a truncated file must fail, not half-load
-        images, names, skipped = _decode_all(folder, rels, image_size, channels)
+        images, names, skipped = _decode_all(folder, rels, image_size, channels, reframe)
         cache.save_npz(
             cache_file, images=images, names=np.array(names, dtype=str),
             skipped_files=np.array([f for f, _ in skipped], dtype=str),

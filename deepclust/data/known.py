@@ -28,7 +28,7 @@ def prepare_known(cfg: RunConfig, data: ImageSet) -> tuple[RunConfig, ImageSet, 
     if d.known_classes:
         known, target = split_by_class(data, d.known_classes)
     elif d.known:
-        known, target = load_known_folder(d.known, data), data
+        known, target = load_known_folder(d.known, data, d.reframe), data
     else:
         return cfg, data, None
     if d.attention == "grabcut":
@@ -75,15 +75,15 @@ def split_by_class(data: ImageSet, classes) -> tuple[ImageSet, ImageSet]:
     return known, target
 
 
-def load_known_folder(path: str, like: ImageSet) -> ImageSet:
+def load_known_folder(path: str, like: ImageSet, reframe: str = "none") -> ImageSet:
     """Every image under `path`, labelled by its first-level subfolder (the class), at the size and channels
-    of `like`. Files outside the class subfolders, and unreadable files, are left out and listed."""
+    of `like`, cropped as the images to cluster are (`reframe`). Files outside the class subfolders, and unreadable files, are left out and listed."""
     from . import load_folder
 
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise UserError(f"--known {path}: not a folder; give a folder with one subfolder of images per known class")
-    data = load_folder(folder, int(like.images.shape[-1]), like.n_channels)
+    data = load_folder(folder, int(like.images.shape[-1]), like.n_channels, reframe=reframe)
     classes = sorted({n.split("/", 1)[0] for n in data.names if "/" in n})
     loose = [n for n in data.names if "/" not in n]
     if len(classes) < 2:
