@@ -277,6 +277,7 @@ def _check_resume(args, cfg, data_name: str | None):
                                       ("--augment", args.augment), ("--method", getattr(args, "method", None)),
                                       ("--image-size", getattr(args, "image_size", None)),
                                       ("--channels", getattr(args, "channels", None)),
+                                      ("--reframe", getattr(args, "reframe", None)),
                                       ("--profile", getattr(args, "profile", None))) if value not in (None, [], "")]
     if given:
         raise UserError(f"{', '.join(given)} cannot change a run being resumed (it keeps the settings in "

@@ -69,7 +69,7 @@ def main() -> int:
     for run in args.runs:
         cfg, model, centers, result = load_model(run)
         c, h, w = result["image_shape"]
-        sets = {n: load_folder(Path(p), image_size=h, channels=c).images
+        sets = {n: load_folder(Path(p), image_size=h, channels=c, reframe=cfg.data.reframe).images
                 for n, p in (("train", args.train), ("held", args.held), ("noise", tmp))}
         scores = {n: candidates(model, centers, cfg, x) for n, x in sets.items()}
         flagged = {}

@@ -134,10 +134,11 @@ def run(table: str, profile: str = "quick", seeds=(0, 1, 2), rows=None, datasets
                 if out.exists():
                     log(f"[skip] {row} / {col} / seed {seed}: {out} exists")
                     continue
-                if ds not in cache:
+                reframe = (sets or {}).get("data", {}).get("reframe", "none")  # the one data setting a table's sets may change
+                if (ds, reframe) not in cache:
                     cache.clear()
-                    cache[ds] = load_dataset(ds, root=data_root)
-                data = cache[ds]
+                    cache[(ds, reframe)] = load_dataset(ds, root=data_root, reframe=reframe)
+                data = cache[(ds, reframe)]
                 over = deep_update(t.cell_overrides(row, ds, profile), sets or {})
                 over = deep_update(over, {"method": {"n_clusters": int(data.labels.max()) + 1},
                                           "data": {"name": ds}, "train": {"seed": seed, "progress": False}})

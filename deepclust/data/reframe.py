@@ -109,7 +109,7 @@ def crop_square(im: Image.Image, reframe: str = "none") -> tuple[float, float, f
 def check_reframe(reframe: str) -> None:
     if reframe not in REFRAMES:
         raise UserError(f"data.reframe must be one of {', '.join(REFRAMES)}, got {reframe!r}; "
-                        f"e.g. --reframe object to crop each photo to its object")
+                        f"e.g. --reframe object (cluster) or --set data.reframe=object to crop each photo to its object")
 
 
 def reframe_images(images, size: int):

@@ -93,7 +93,12 @@ class Clusterer:
                 "train": {"seed": self.seed, "device": self.device, "progress": self.verbose}}
         from ..config import deep_update
 
-        return make_config(self.method_name, overrides=deep_update(base, nested))
+        cfg = make_config(self.method_name, overrides=deep_update(base, nested))
+        if cfg.data.reframe != "none":  # the images come as arrays, already cropped; nothing here reads files
+            raise UserError("data__reframe applies where deepclust reads the image files: crop arrays before fit and "
+                            "predict with deepclust.data.reframe.reframe_images(images, size), or load a folder with "
+                            "deepclust.data.load_folder(path, reframe='object')")
+        return cfg
 
     def fit(self, X, y=None, *, known_images=None, known_labels=None) -> "Clusterer":
         """Cluster the images X. `known_images` / `known_labels`: labelled images of other, known classes

@@ -496,7 +496,8 @@ def write_outputs(run: RunDir, cfg: RunConfig, data: ImageSet, res: FitResult) -
         run.log({"stage": "result", "warning": result["warning"]})
     run.write_result(result)
     run.write_assignments(data.names, res.labels, res.confidence, truth)
-    run.write_gallery(data.images, data.names, res.labels, res.confidence, source=data.root)  # folders: originals
+    run.write_gallery(data.images, data.names, res.labels, res.confidence, source=data.root,  # folders: originals
+                      reframe=cfg.data.reframe)
     run.write_embedding_2d(res.embedding, res.labels, truth, seed=cfg.train.seed)
     preset = cfg.pretrain.augment or cfg.cluster.augment
     if preset:

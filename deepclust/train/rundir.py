@@ -110,10 +110,11 @@ class RunDir:
                 w.writerow(row)
 
     def write_gallery(self, images: torch.Tensor, names, labels, confidence, per_cluster: int = 16,
-                      source: Path | None = None, display_px: int = 128) -> None:
+                      source: Path | None = None, display_px: int = 128, reframe: str = "none") -> None:
         """The most confident images of each cluster. With `source` (the folder a run read), they are
         decoded again from the original files at `display_px`, so a person sees the photo rather than
-        the small copy the network trained on; a file that can no longer be read keeps the small copy."""
+        the small copy the network trained on, cropped as it was (`reframe`); a file that can no longer be read
+        keeps the small copy."""
         labels = np.asarray(labels)
         confidence = np.asarray(confidence)
         pick = []
@@ -128,7 +129,7 @@ class RunDir:
             big = np.empty((len(pick), display_px, display_px, imgs.shape[3]), dtype=np.uint8)
             for j, i in enumerate(pick):
                 try:
-                    big[j] = decode_image(Path(source) / names[i], display_px, imgs.shape[3])
+                    big[j] = decode_image(Path(source) / names[i], display_px, imgs.shape[3], reframe)
                 except Exception:  # noqa: BLE001 - moved or changed since training: show the small copy
                     near = np.arange(display_px) * imgs.shape[1] // display_px  # nearest-neighbour upscale
                     big[j] = imgs[j][near][:, near]
