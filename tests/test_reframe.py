@@ -179,8 +179,8 @@ def test_the_estimator_refuses_reframe_for_arrays():
 
 
 def test_grabcut_attention_and_reframe_are_not_combined():
-    from deepclust.config import make_config
     from deepclust.data.known import prepare_known
+    from deepclust.methods.pipeline import make_config
 
     cfg = make_config("dtc", overrides={"data": {"known_classes": [0, 1], "attention": "grabcut", "reframe": "object"}})
     with pytest.raises(UserError, match="use one of the two"):
