@@ -117,10 +117,10 @@ def test_builtin_images_are_reframed_like_a_folder(moved_objects):
     assert (again.int() - folder.images.int()).abs().max() <= 1  # the same crop (PNG round trip aside)
 
 
-def test_cli_reframe_is_saved_with_the_run_and_predict_crops_the_same_way(moved_objects, tmp_path):
+def test_cli_crops_folders_to_their_objects_by_default_and_predict_crops_the_same_way(moved_objects, tmp_path):
     from test_cli import cli, cli_here
 
-    r = cli("cluster", moved_objects, "--k", 2, "--method", "kmeans", "--image-size", 16, "--reframe", "object",
+    r = cli("cluster", moved_objects, "--k", 2, "--method", "kmeans", "--image-size", 16,  # object: the folder default
             "--out", tmp_path / "runs", "--no-report", "--quiet")
     assert r.returncode == 0, r.stderr
     run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
@@ -185,3 +185,20 @@ def test_grabcut_attention_and_reframe_are_not_combined():
     cfg = make_config("dtc", overrides={"data": {"known_classes": [0, 1], "attention": "grabcut", "reframe": "object"}})
     with pytest.raises(UserError, match="use one of the two"):
         prepare_known(cfg, load_dataset("digits", limit=50))
+
+
+def test_cli_grabcut_attention_gets_the_centre_crop_unless_both_are_asked_for(moved_objects, tmp_path):
+    from test_cli import cli_here
+
+    known = tmp_path / "known"
+    for shape in ("disk", "bar"):
+        (known / shape).mkdir(parents=True)
+        for f in sorted(moved_objects.glob(f"{shape}_*.png"))[:3]:
+            (known / shape / f.name).write_bytes(f.read_bytes())
+    # the default crop gives way to GrabCut (the run then stops on k-means not learning from known classes)
+    r = cli_here("cluster", moved_objects, "--known", known, "--method", "kmeans", "--k", 2,
+                 "--set", "data.attention=grabcut", "--out", tmp_path / "runs")
+    assert "photos are centre-cropped (data.reframe=none)" in r.stdout and "does not learn from them" in r.stderr
+    r = cli_here("cluster", moved_objects, "--known", known, "--k", 2, "--reframe", "object",
+                 "--set", "data.attention=grabcut", "--out", tmp_path / "runs")
+    assert r.returncode == 2 and "use one of the two" in r.stderr, r.stderr
