@@ -10,6 +10,8 @@ are sampled (seeded), as the estimator does.
     python benchmarks/folder_defaults/make_wild.py /tmp/wild --seed 0      # COIL-20 in the wild, then
     python benchmarks/estimate_k/run.py --sets --folder coil20-wild=/tmp/wild  # a folder as `cluster` reads it
                                         # (32 px); classes from the file names' prefix before "__"
+    ... --folder coil20-wild-reframed=/tmp/wild --reframe object   # cropped to the objects, as `cluster` does
+                                                                    # by default since 2026-12-07
 
 Writes one JSON per (set, seed) and summary.md under benchmarks/results/estimate-k/.
 """
@@ -51,6 +53,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "estimate-k"))
     ap.add_argument("--no-alternatives", action="store_true")
     ap.add_argument("--folder", action="append", default=[], metavar="NAME=PATH")
+    ap.add_argument("--reframe", choices=("none", "object"), default="none", help="data.reframe for the folders")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -62,7 +65,7 @@ def main() -> None:
         else:
             from deepclust.data import FOLDER_IMAGE_SIZE
 
-            ds = load_dataset(folder, image_size=FOLDER_IMAGE_SIZE)
+            ds = load_dataset(folder, image_size=FOLDER_IMAGE_SIZE, reframe=args.reframe)
             prefixes = [Path(n).name.split("__")[0] for n in ds.names]
             y = np.unique(prefixes, return_inverse=True)[1]
         for seed in args.seeds:
@@ -72,6 +75,7 @@ def main() -> None:
             z = pixel_features(images, seed=seed)
             est = estimate_k(z, seed=seed)
             rec = {"set": name, "seed": seed, "n_images": len(ds), "n_sampled": len(images),
+                   **({"reframe": args.reframe} if folder is not None else {}),
                    "true_k": int(len(np.unique(y))), "k": est.k, "candidates": est.candidates,
                    "estimate": est.to_dict(), "estimate_s": round(time.perf_counter() - t, 2)}
             if seed == args.seeds[0] and not args.no_alternatives:
