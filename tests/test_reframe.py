@@ -128,6 +128,9 @@ def test_cli_crops_folders_to_their_objects_by_default_and_predict_crops_the_sam
     gallery = np.load(run / "gallery.npz")["images"].astype(np.float32)  # redrawn from the photos, cropped the same way
     assert gallery.shape[1:] == (128, 128, 1)
     assert (gallery[:, 56:72, 56:72].mean((1, 2, 3)) > 240).mean() >= 0.9  # the object (255) fills the middle
+    from deepclust.report import write_report
+
+    assert "cropped to the square around its object" in write_report(run).read_text()
     r = cli("predict", run, moved_objects, "--output", tmp_path / "p.csv")
     assert r.returncode == 0, r.stderr
     train = {row["file"]: row["cluster"] for row in csv.DictReader(open(run / "assignments.csv"))}
