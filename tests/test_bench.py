@@ -422,3 +422,29 @@ def test_gpu_call_times_its_goals_even_where_the_table_has_the_cell(tmp_path, mo
     # past the deadline nothing runs, and the record says so
     late = gpu.stage_timing(tmp_path / "late", "cpu", False, -1, time.perf_counter())
     assert late["runs"][0]["skipped"] == "deadline reached" and not (tmp_path / "late" / "timing").exists()
+
+
+def test_committed_cells_find_their_cached_autoencoders():
+    """A setting added to the config must not move the key of the autoencoders the committed full-profile cells
+    were clustered from (hours of pretraining each on a CPU): each cell's key is computed again from today's
+    code and compared with the one its JSON records. Cells pretrained before encoder.sobel existed (2026-12-06)
+    are left out: that setting was added without a _LATER_DEFAULTS entry, and the caches made since carry it."""
+    import json
+    from pathlib import Path
+
+    from deepclust.config import deep_update
+    from deepclust.methods.pipeline import make_config
+
+    cells = sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "gapdcec-table1" / "full").glob("*.json"))
+    checked = 0
+    for p in cells:
+        rec = json.loads(p.read_text())
+        if not (rec.get("pretrain_shared") or {}).get("key") or "sobel" not in rec.get("config", {}).get("encoder", {}):
+            continue
+        t = tables.get_table(rec["table"])
+        ds = rec["dataset_name"]
+        over = deep_update(t.cell_overrides(rec["row"], ds, "full"),
+                           {"method": {"n_clusters": 10}, "data": {"name": ds}, "train": {"seed": rec["seed"], "progress": False}})
+        assert runner._pretrain_key(make_config(t.row_method(rec["row"]), overrides=over), ds) == rec["pretrain_shared"]["key"], p.name
+        checked += 1
+    assert checked >= 1  # DCEC MNIST-full seed 2 (autoencoder 9ba032f2ad576abb)

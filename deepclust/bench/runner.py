@@ -224,7 +224,8 @@ def _interrupted(run_dir, cfg) -> dict[str, Any] | None:
 # section -> {setting: its default, as to_dict writes it}: the settings added after the first caches
 _LATER_DEFAULTS = {
     "encoder": {"init": "torch", "n_known": 0},  # init: 2026-12-04; n_known (DTC): 2026-12-07
-    "data": {"known_classes": [], "known": None, "attention": "none"},  # DTC, 2026-12-07
+    "data": {"known_classes": [], "known": None, "attention": "none",  # DTC, 2026-12-07
+             "reframe": "none"},  # the object crop, 2026-12-07
     "pretrain": {"rampup": {}},  # DTC, 2026-12-07
 }
 
