@@ -81,7 +81,8 @@ def split_by_class(data: ImageSet, classes) -> tuple[ImageSet, ImageSet]:
 
 def load_known_folder(path: str, like: ImageSet, reframe: str = "none") -> ImageSet:
     """Every image under `path`, labelled by its first-level subfolder (the class), at the size and channels
-    of `like`, cropped as the images to cluster are (`reframe`). Files outside the class subfolders, and unreadable files, are left out and listed."""
+    of `like`, cropped as the images to cluster are (`reframe`). Files outside the class subfolders, and
+    unreadable files, are left out and listed."""
     from . import load_folder
 
     folder = Path(path).expanduser()

@@ -32,10 +32,10 @@ MARGIN = 0.1  # the crop's side is the box's longer side times 1 + MARGIN
 MIN_AREA = 0.002  # below this fraction of the image, what stands out is taken for noise: no box
 
 
-def _plane_residual(ch: np.ndarray, border: np.ndarray, yy: np.ndarray, xx: np.ndarray) -> tuple[np.ndarray, float]:
-    """The channel less the plane fitted to its border pixels (twice: the second fit leaves out the border
-    pixels the first one fits worst, e.g. an object touching the edge), and the border's robust spread."""
-    a = np.c_[np.ones(int(border.sum())), xx[border], yy[border]]
+def _plane_residual(ch: np.ndarray, border: np.ndarray, a: np.ndarray, yy: np.ndarray, xx: np.ndarray) -> tuple[np.ndarray, float]:
+    """The channel less the plane fitted to its border pixels (`a`: their design matrix [1, x, y]; fitted twice,
+    the second fit leaving out the border pixels the first one fits worst, e.g. an object touching the edge),
+    and the border's robust spread."""
     v = ch[border]
     use = np.ones(len(v), bool)
     for _ in range(2):
@@ -60,9 +60,10 @@ def object_box(arr: np.ndarray) -> tuple[int, int, int, int] | None:
     yy, xx = yy / h, xx / w
     border = np.zeros((h, w), bool)
     border[:b], border[-b:], border[:, :b], border[:, -b:] = True, True, True, True
+    design = np.c_[np.ones(int(border.sum())), xx[border], yy[border]]  # one for every channel
     fg = np.zeros((h, w), bool)
     for c in range(a.shape[2]):
-        res, spread = _plane_residual(a[..., c], border, yy, xx)
+        res, spread = _plane_residual(a[..., c], border, design, yy, xx)
         fg |= np.abs(res) > max(MIN_CONTRAST, 4.0 * spread)
     fg = ndimage.binary_opening(fg)
     labels, n = ndimage.label(fg)
