@@ -62,9 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default=None, help=f"method (default {FOLDER_METHOD}); see 'deepclust list'")
     p.add_argument("--image-size", type=int, default=None, help=f"side in pixels (default {FOLDER_IMAGE_SIZE})")
     p.add_argument("--channels", type=int, choices=(1, 3), default=None, help="1 = grey, 3 = colour (default: auto)")
-    p.add_argument("--reframe", choices=("none", "object"), default=None,
+    p.add_argument("--reframe", choices=("none", "object", "isolate"), default=None,
                    help="object (the default): crop each photo to the square around its object before shrinking it; "
-                        "none: the centre square")
+                        "isolate: the same, and where the object stands on a plain backdrop the backdrop is set to "
+                        "black; none: the centre square")
     _common(p)
 
     p = sub.add_parser("fit", help="fit a method on a built-in dataset (or a folder)")

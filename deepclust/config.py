@@ -39,8 +39,9 @@ class DataConfig:
     # Gunari et al.'s "manual attention": none | grabcut (the known images' background removed by GrabCut, in a
     # box of the image less 10 % a side, before the classifier learns from them)
     attention: str = "none"
-    # none | object: crop each photo to the square around its object (found against a plane fitted to the photo's
-    # border) instead of the centre square, before it is shrunk to image_size (deepclust/data/reframe.py)
+    # none | object | isolate: crop each photo to the square around its object (found against a plane fitted to
+    # the photo's border) instead of the centre square, before it is shrunk to image_size; isolate also sets a
+    # plain backdrop to black (deepclust/data/reframe.py)
     reframe: str = "none"
 
 

@@ -103,7 +103,7 @@ def test_reframe_is_part_of_the_cache_key_and_is_checked(moved_objects):
     framed = load_dataset(str(moved_objects), image_size=16, reframe="object")
     assert not torch.equal(plain.images, framed.images)  # not the plain decode served from the cache
     assert torch.equal(load_dataset(str(moved_objects), image_size=16, reframe="object").images, framed.images)
-    with pytest.raises(UserError, match="data.reframe must be one of none, object"):
+    with pytest.raises(UserError, match="data.reframe must be one of none, object, isolate"):
         load_dataset(str(moved_objects), reframe="objects")
 
 
@@ -205,3 +205,53 @@ def test_cli_grabcut_attention_gets_the_centre_crop_unless_both_are_asked_for(mo
     r = cli_here("cluster", moved_objects, "--known", known, "--k", 2, "--reframe", "object",
                  "--set", "data.attention=grabcut", "--out", tmp_path / "runs")
     assert r.returncode == 2 and "use one of the two" in r.stderr, r.stderr
+
+
+def test_isolate_sets_a_plain_backdrop_to_black_and_keeps_the_object():
+    from deepclust.data.folder import resize_crop
+
+    rng = np.random.default_rng(7)
+    for i in range(6):
+        img, _ = scene(rng, "disk", colour=i >= 3)
+        im = Image.fromarray(img)
+        framed = np.asarray(resize_crop(im, 32, "object")).astype(np.float32)
+        isolated = np.asarray(resize_crop(im, 32, "isolate")).astype(np.float32)
+        assert framed.shape == isolated.shape
+        yy, xx = np.mgrid[0:32, 0:32]
+        corners = (np.abs(yy - 15.5) > 13) & (np.abs(xx - 15.5) > 13)  # outside the disk, inside the square
+        centre = (np.abs(yy - 15.5) < 6) & (np.abs(xx - 15.5) < 6)
+        assert framed[corners].mean() > 25 and isolated[corners].max() <= 2  # the backdrop is gone
+        assert np.abs(isolated[centre] - framed[centre]).max() <= 1  # the object is untouched
+
+
+def test_isolate_keeps_a_scene_whose_border_is_no_plain_backdrop():
+    from deepclust.data.folder import resize_crop
+    from deepclust.data.reframe import isolate_mask
+
+    rng = np.random.default_rng(8)
+    yy, xx = np.mgrid[0:72, 0:96]
+    busy = np.clip(110 + 60 * np.sin(xx / 3.0) * np.cos(yy / 5.0) + rng.normal(0, 25, (72, 96)), 0, 255)
+    busy[20:50, 30:60] = 255  # something stands out, but the border is a texture, not a backdrop
+    busy = busy.astype(np.uint8)
+    assert isolate_mask(busy) is None
+    im = Image.fromarray(busy)
+    assert np.array_equal(np.asarray(resize_crop(im, 32, "isolate")), np.asarray(resize_crop(im, 32, "object")))
+    plain, _ = scene(np.random.default_rng(9), "bar")
+    assert isolate_mask(plain) is not None
+
+
+def test_isolate_folder_is_cached_apart_and_reported(moved_objects, tmp_path):
+    framed = load_dataset(str(moved_objects), image_size=16, reframe="object")
+    isolated = load_dataset(str(moved_objects), image_size=16, reframe="isolate")
+    assert not torch.equal(framed.images, isolated.images)  # not the object crop served from the cache
+    assert isolated.images[:, :, 0, 0].float().mean() < 2 < framed.images[:, :, 0, 0].float().mean()
+    from test_cli import cli
+
+    r = cli("cluster", moved_objects, "--k", 2, "--method", "kmeans", "--image-size", 16, "--reframe", "isolate",
+            "--out", tmp_path / "runs", "--quiet")
+    assert r.returncode == 0, r.stderr
+    run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
+    assert "reframe: isolate" in (run / "config.yaml").read_text()
+    assert "a plain backdrop set to black" in (run / "report.html").read_text()
+    gallery = np.load(run / "gallery.npz")["images"]
+    assert gallery[:, :4, :4].max() <= 2  # the gallery is redrawn as trained: backdrop black

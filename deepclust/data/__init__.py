@@ -32,7 +32,8 @@ def load_dataset(
     Built-ins keep their native size and 1 channel unless `image_size` / `channels` ask
     otherwise (e.g. coil20 at 32 px). Folders default to FOLDER_IMAGE_SIZE (32) px and automatic channels.
     `root` is where the built-in datasets live (see `resolve_data_root`); folders ignore it.
-    `reframe="object"` crops each image to the square around its object (deepclust.data.reframe).
+    `reframe="object"` crops each image to the square around its object, "isolate" also sets a plain backdrop
+    to black (deepclust.data.reframe).
     """
     check_image_size(image_size)
     check_channels(channels)
@@ -43,7 +44,7 @@ def load_dataset(
         data = load_builtin(key.lower(), root=root, limit=limit)
         images = data.images
         if reframe != "none":
-            images = reframe_images(images, image_size or int(images.shape[-1]))
+            images = reframe_images(images, image_size or int(images.shape[-1]), reframe)
         elif image_size is not None:
             images = resize_images(images, image_size)
         if channels is not None:

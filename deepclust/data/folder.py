@@ -23,7 +23,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from deepclust.data import cache
 from deepclust.data.imageset import ImageSet
-from deepclust.data.reframe import REFRAME_VERSION, WORK_SIDE, check_reframe, crop_square
+from deepclust.data.reframe import REFRAME_VERSION, WORK_SIDE, check_reframe, frame
 from deepclust.data.transforms import check_channels, check_image_size, check_limit
 from deepclust.errors import UserError
 
@@ -124,14 +124,18 @@ def _upright(im: Image.Image) -> Image.Image:
 
 def resize_crop(im: Image.Image, size: int, reframe: str = "none") -> Image.Image:
     """Shorter side → size, centre crop to size×size, in one antialiased resize; with reframe="object" the
-    square around the photo's object instead of the centre one (deepclust.data.reframe).
+    square around the photo's object instead of the centre one, with "isolate" that square with a plain
+    backdrop set to black (deepclust.data.reframe).
 
     `reducing_gap` first shrinks big images by an integer factor (fast, low memory).
     """
-    box = crop_square(im, reframe)
-    if im.size == (size, size) and box == (0, 0, size, size):
+    box, alpha = frame(im, reframe)
+    if alpha is None and im.size == (size, size) and box == (0, 0, size, size):
         return im
-    return im.resize((size, size), Image.Resampling.BILINEAR, box=box, reducing_gap=2.0)
+    out = im.resize((size, size), Image.Resampling.BILINEAR, box=box, reducing_gap=2.0)
+    if alpha is not None:  # reframe="isolate" on a plain backdrop: the background goes black
+        out = Image.composite(out, Image.new(out.mode, out.size), alpha(size))
+    return out
 
 
 # PIL warns above 89 MP and refuses above 179 MP, judged on the stored size, as a guard against

@@ -21,7 +21,7 @@ def prepare_known(cfg: RunConfig, data: ImageSet) -> tuple[RunConfig, ImageSet, 
         raise UserError(f"data.attention must be none or grabcut, got '{d.attention}'")
     if d.attention == "grabcut" and d.reframe != "none":
         raise UserError("data.attention=grabcut takes the outer 10 % of each known image for background, and "
-                        "data.reframe=object crops the images close around their objects, so GrabCut would cut "
+                        f"data.reframe={d.reframe} crops the images close around their objects, so GrabCut would cut "
                         "into them: use one of the two")
     if d.attention != "none" and not (d.known_classes or d.known):
         raise UserError("data.attention removes the background of the labelled known images, and none were given: "

@@ -14,6 +14,13 @@ The papers' own answers are a person's box for GrabCut (Gunari et al.) and a lea
    and no larger than its shorter side, so a photo that the object fills is cropped as before.
 
 When nothing stands out (a photo without a plain-ish border, or a texture), the usual centre crop is kept.
+
+`data.reframe=isolate` crops the same square and also sets the background to black, for objects shot on a
+plain backdrop (a museum's studio photos): the object mask above seeds GrabCut, which keeps what the threshold
+missed (parts as bright as the backdrop), and the crop is blended with the mask, so the backdrop's level and
+gradient no longer tell photos of one object apart. Only where the border really is plain (its robust spread at
+most PLAIN_SPREAD grey levels in every channel): a scene (sky, trees, a street) keeps its pixels and is only
+cropped, because there the mask finds a part of the subject, not the subject.
 """
 from __future__ import annotations
 
@@ -23,13 +30,14 @@ from scipy import ndimage
 
 from ..errors import UserError
 
-REFRAMES = ("none", "object")
+REFRAMES = ("none", "object", "isolate")
 REFRAME_VERSION = 1  # part of the folder cache's key: raise it when a change here changes the crops
 WORK_SIDE = 128  # the box is found on a copy whose longer side is at most this many pixels
 BORDER = 0.06  # the border band's width, as a fraction of the shorter side (at least 2 px)
 MIN_CONTRAST = 16.0  # grey levels (of 255) an object pixel differs from the background at least
 MARGIN = 0.1  # the crop's side is the box's longer side times 1 + MARGIN
 MIN_AREA = 0.002  # below this fraction of the image, what stands out is taken for noise: no box
+PLAIN_SPREAD = 8.0  # isolate: the border is a plain backdrop when its robust spread is at most this, every channel
 
 
 def _plane_residual(ch: np.ndarray, border: np.ndarray, a: np.ndarray, yy: np.ndarray, xx: np.ndarray) -> tuple[np.ndarray, float]:
@@ -46,65 +54,125 @@ def _plane_residual(ch: np.ndarray, border: np.ndarray, a: np.ndarray, yy: np.nd
     return ch - (coef[0] + coef[1] * xx + coef[2] * yy), mad
 
 
-def object_box(arr: np.ndarray) -> tuple[int, int, int, int] | None:
-    """arr: H×W or H×W×C (any numeric type, 0-255 scale). The object's bounding box (top, left, bottom,
-    right; bottom and right exclusive), or None when nothing stands out from the border's plane."""
+def object_mask(arr: np.ndarray) -> np.ndarray | None:
+    """arr: H×W or H×W×C (any numeric type, 0-255 scale). The H×W boolean mask of the pixels taken for the
+    object, or None when nothing stands out from the border's plane."""
+    return _foreground(arr)[0]
+
+
+def _foreground(arr: np.ndarray) -> tuple[np.ndarray | None, float]:
+    """object_mask's mask, and the border's largest robust spread over the channels (inf: no border)."""
     a = arr.astype(np.float32)
     if a.ndim == 2:
         a = a[..., None]
     h, w = a.shape[:2]
     b = max(2, int(round(BORDER * min(h, w))))
     if min(h, w) < 4 * b:
-        return None
+        return None, float("inf")
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     yy, xx = yy / h, xx / w
     border = np.zeros((h, w), bool)
     border[:b], border[-b:], border[:, :b], border[:, -b:] = True, True, True, True
     design = np.c_[np.ones(int(border.sum())), xx[border], yy[border]]  # one for every channel
     fg = np.zeros((h, w), bool)
+    widest = 0.0
     for c in range(a.shape[2]):
         res, spread = _plane_residual(a[..., c], border, design, yy, xx)
         fg |= np.abs(res) > max(MIN_CONTRAST, 4.0 * spread)
+        widest = max(widest, spread)
     fg = ndimage.binary_opening(fg)
     labels, n = ndimage.label(fg)
     if n == 0:
-        return None
+        return None, widest
     sizes = ndimage.sum_labels(fg, labels, index=np.arange(1, n + 1))
     if sizes.max() < MIN_AREA * h * w:
+        return None, widest
+    return np.isin(labels, 1 + np.flatnonzero(sizes >= 0.2 * sizes.max())), widest
+
+
+def isolate_mask(arr: np.ndarray) -> np.ndarray | None:
+    """arr: H×W or H×W×3 uint8. The object's mask for `isolate` (the threshold's mask, holes filled, refined by
+    GrabCut seeded with it; the border band is background for sure), or None when the border is no plain
+    backdrop or nothing stands out (then nothing is erased)."""
+    seed, widest = _foreground(arr)
+    if seed is None or widest > PLAIN_SPREAD:
         return None
-    keep = np.isin(labels, 1 + np.flatnonzero(sizes >= 0.2 * sizes.max()))
+    import cv2
+
+    seed = ndimage.binary_fill_holes(ndimage.binary_dilation(seed))
+    h, w = seed.shape
+    b = max(2, int(round(BORDER * min(h, w))))
+    gc = np.where(seed, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
+    gc[:b], gc[-b:], gc[:, :b], gc[:, -b:] = cv2.GC_BGD, cv2.GC_BGD, cv2.GC_BGD, cv2.GC_BGD
+    bgr = np.ascontiguousarray(np.repeat(arr[..., None], 3, 2) if arr.ndim == 2 else arr[..., ::-1], dtype=np.uint8)
+    try:
+        cv2.grabCut(bgr, gc, None, np.zeros((1, 65)), np.zeros((1, 65)), 3, cv2.GC_INIT_WITH_MASK)
+    except cv2.error:  # e.g. a seed that leaves GrabCut no pixels of one kind: keep the threshold's mask
+        return seed
+    mask = (gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)
+    return mask if mask.sum() >= 0.5 * seed.sum() else seed  # GrabCut lost the object: keep the threshold's
+
+
+def object_box(arr: np.ndarray) -> tuple[int, int, int, int] | None:
+    """The bounding box (top, left, bottom, right; bottom and right exclusive) of `object_mask(arr)`, or None."""
+    keep = object_mask(arr)
+    if keep is None:
+        return None
     ys, xs = np.nonzero(keep)
     return int(ys.min()), int(xs.min()), int(ys.max()) + 1, int(xs.max()) + 1
 
 
 def object_square(im: Image.Image) -> tuple[float, float, float, float] | None:
     """The square (left, upper, right, lower) of `im` to crop so that its object fills it, or None."""
+    framed = object_frame(im)
+    return None if framed is None else framed[0]
+
+
+def object_frame(im: Image.Image, isolate: bool = False):
+    """(square, alpha, scale) for `im`, or None when nothing stands out: object_square's square, and with
+    `isolate` the object's mask as an "L" image of `im`'s size × scale (255 object, 0 background; None where
+    the border is no plain backdrop)."""
     w, h = im.size
     scale = min(1.0, WORK_SIDE / max(w, h))
     small = im if scale == 1.0 else im.resize((max(1, round(w * scale)), max(1, round(h * scale))),
                                               Image.Resampling.BILINEAR, reducing_gap=2.0)
     if small.mode not in ("L", "RGB"):
         small = small.convert("RGB")
-    box = object_box(np.asarray(small))
+    arr = np.asarray(small)
+    box = object_box(arr)
     if box is None:
         return None
+    alpha = None
+    if isolate:
+        mask = isolate_mask(arr)
+        alpha = None if mask is None else Image.fromarray(mask.astype(np.uint8) * 255)
     top, left, bottom, right = (v / scale for v in box)
     side = min(max(bottom - top, right - left) * (1 + MARGIN), min(w, h))
     cx, cy = (left + right) / 2, (top + bottom) / 2
     x0 = min(max(cx - side / 2, 0.0), w - side)
     y0 = min(max(cy - side / 2, 0.0), h - side)
-    return x0, y0, x0 + side, y0 + side
+    return (x0, y0, x0 + side, y0 + side), alpha, scale
 
 
 def crop_square(im: Image.Image, reframe: str = "none") -> tuple[float, float, float, float]:
-    """The square of `im` that becomes the image: its object's (reframe="object", when one stands out),
-    else the centre square."""
-    box = object_square(im) if reframe == "object" else None
-    if box is None:
+    """The square of `im` that becomes the image: its object's (reframe="object" or "isolate", when one stands
+    out), else the centre square."""
+    return frame(im, reframe)[0]
+
+
+def frame(im: Image.Image, reframe: str = "none"):
+    """(square, alpha): crop_square's square, and alpha None, or for reframe="isolate" on a plain backdrop a
+    function `alpha(size)` giving the object's mask over that square as a size×size "L" image (255 object)."""
+    framed = object_frame(im, isolate=reframe == "isolate") if reframe in ("object", "isolate") else None
+    if framed is None:
         w, h = im.size
         side = min(w, h)
-        box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
-    return box
+        return ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2), None
+    box, alpha, scale = framed
+    if alpha is None:
+        return box, None
+    small_box = tuple(v * scale for v in box)
+    return box, lambda size: alpha.resize((size, size), Image.Resampling.BILINEAR, box=small_box)
 
 
 def check_reframe(reframe: str) -> None:
@@ -113,9 +181,9 @@ def check_reframe(reframe: str) -> None:
                         f"e.g. --reframe object (cluster) or --set data.reframe=object to crop each photo to its object")
 
 
-def reframe_images(images, size: int):
+def reframe_images(images, size: int, reframe: str = "object"):
     """uint8 N×C×H×W tensor -> N×C×size×size, each image cropped to its object's square (else its centre
-    square) and resized: the same crop as a folder decoded with data.reframe=object."""
+    square) and resized: the same crop as a folder decoded with data.reframe=`reframe` ("object" or "isolate")."""
     import torch
 
     from .folder import resize_crop
@@ -123,6 +191,6 @@ def reframe_images(images, size: int):
     out = torch.empty((len(images), images.shape[1], size, size), dtype=torch.uint8)
     for i, img in enumerate(images.numpy()):
         im = Image.fromarray(img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0))
-        arr = np.asarray(resize_crop(im, size, "object"))
+        arr = np.asarray(resize_crop(im, size, reframe))
         out[i] = torch.from_numpy(np.array(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)))
     return out

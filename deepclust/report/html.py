@@ -163,8 +163,10 @@ def _header(run_dir: Path, result: dict[str, Any] | None, config: dict[str, Any]
     if wall and stage_s:
         wall += " (" + ", ".join(f"{s} {_duration(v)}" for s, v in stage_s.items()) + ")"
     method, dataset = pick("method", "method"), pick("dataset", "dataset", "data")
-    crop = ("each image cropped to the square around its object (data.reframe=object; --reframe none for the "
-            "centre square)") if _lookup(config, "reframe") == "object" else None
+    crop = {"object": "each image cropped to the square around its object (data.reframe=object; --reframe none "
+                      "for the centre square)",
+            "isolate": "each image cropped to the square around its object, a plain backdrop set to black "
+                       "(data.reframe=isolate)"}.get(_lookup(config, "reframe"))
     rows = [("method", method), ("dataset", dataset), ("images", n_images), ("k", k),
             *([("images cropped", crop)] if crop else []),
             ("wall time", wall), ("device", pick("device", "device")),
