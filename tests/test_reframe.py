@@ -253,5 +253,42 @@ def test_isolate_folder_is_cached_apart_and_reported(moved_objects, tmp_path):
     run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
     assert "reframe: isolate" in (run / "config.yaml").read_text()
     assert "a plain backdrop set to black" in (run / "report.html").read_text()
-    gallery = np.load(run / "gallery.npz")["images"]
-    assert gallery[:, :4, :4].max() <= 2  # the gallery is redrawn as trained: backdrop black
+    g = np.load(run / "gallery.npz")
+    from deepclust.data.folder import decode_image
+
+    first = decode_image(moved_objects / str(g["names"][0]), 128, 1, "isolate")
+    assert np.array_equal(g["images"][0], first)  # redrawn from the photo at 128 px, isolated as trained
+    assert g["images"][:, :4, :4].max() <= 2  # backdrop black
+
+
+def test_isolate_is_repeatable_whatever_ran_before():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from deepclust.data.reframe import isolate_mask
+
+    rng = np.random.default_rng(10)
+    imgs = [scene(rng, ("disk", "bar")[i % 2], colour=i % 3 == 0)[0] for i in range(12)]
+    first = [isolate_mask(a) for a in imgs]
+    with ThreadPoolExecutor(3) as pool:  # other images first, on other threads (GrabCut's generator is per thread)
+        again = list(pool.map(isolate_mask, imgs[::-1]))[::-1]
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+
+
+def test_isolate_keeps_an_object_standing_on_the_frame_and_lines_up_on_wide_photos():
+    from deepclust.data.folder import resize_crop
+
+    rng = np.random.default_rng(11)
+    img = np.clip(90 + rng.normal(0, 3, (160, 160)), 0, 255)
+    img[60:, 50:110] = 220  # a block standing on the bottom edge
+    out = np.asarray(resize_crop(Image.fromarray(img.astype(np.uint8)), 32, "isolate")).astype(np.float32)
+    ref = np.asarray(resize_crop(Image.fromarray(img.astype(np.uint8)), 32, "object")).astype(np.float32)
+    cols = ref[-1] > 200  # the block's columns in the bottom row of the crop
+    assert cols.sum() >= 8 and np.abs(out[-1][cols] - ref[-1][cols]).max() <= 2  # its foot is not erased
+    # a wide photo (the work copy is 128 × 21): the mask must sit on the object, not beside it
+    wide = np.clip(60 + rng.normal(0, 3, (167, 1001)), 0, 255)
+    wide[40:130, 700:790] = 240
+    out = np.asarray(resize_crop(Image.fromarray(wide.astype(np.uint8)), 64, "isolate")).astype(np.float32)
+    ref = np.asarray(resize_crop(Image.fromarray(wide.astype(np.uint8)), 64, "object")).astype(np.float32)
+    obj = ref > 200
+    assert obj.sum() > 500 and np.abs(out[obj] - ref[obj]).mean() < 10  # the object kept
+    assert out[ref < 100].mean() < 10  # the backdrop gone

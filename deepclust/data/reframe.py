@@ -37,6 +37,7 @@ BORDER = 0.06  # the border band's width, as a fraction of the shorter side (at 
 MIN_CONTRAST = 16.0  # grey levels (of 255) an object pixel differs from the background at least
 MARGIN = 0.1  # the crop's side is the box's longer side times 1 + MARGIN
 MIN_AREA = 0.002  # below this fraction of the image, what stands out is taken for noise: no box
+ISOLATE_SIDE = 96  # isolate: the crop square's side, in pixels, where its mask is found
 PLAIN_SPREAD = 8.0  # isolate: the border is a plain backdrop when its robust spread is at most this, every channel
 
 
@@ -92,9 +93,12 @@ def _foreground(arr: np.ndarray) -> tuple[np.ndarray | None, float]:
 
 def isolate_mask(arr: np.ndarray) -> np.ndarray | None:
     """arr: H×W or H×W×3 uint8. The object's mask for `isolate` (the threshold's mask, holes filled, refined by
-    GrabCut seeded with it; the border band is background for sure), or None when the border is no plain
-    backdrop or nothing stands out (then nothing is erased)."""
-    seed, widest = _foreground(arr)
+    GrabCut seeded with it; the border band outside it is background for sure), or None when the border is no
+    plain backdrop or nothing stands out (then nothing is erased). The same image always gives the same mask."""
+    return _isolate(arr, *_foreground(arr))
+
+
+def _isolate(arr: np.ndarray, seed: np.ndarray | None, widest: float) -> np.ndarray | None:
     if seed is None or widest > PLAIN_SPREAD:
         return None
     import cv2
@@ -102,10 +106,14 @@ def isolate_mask(arr: np.ndarray) -> np.ndarray | None:
     seed = ndimage.binary_fill_holes(ndimage.binary_dilation(seed))
     h, w = seed.shape
     b = max(2, int(round(BORDER * min(h, w))))
-    gc = np.where(seed, cv2.GC_PR_FGD, cv2.GC_PR_BGD).astype(np.uint8)
-    gc[:b], gc[-b:], gc[:, :b], gc[:, -b:] = cv2.GC_BGD, cv2.GC_BGD, cv2.GC_BGD, cv2.GC_BGD
+    band = np.zeros((h, w), bool)
+    band[:b], band[-b:], band[:, :b], band[:, -b:] = True, True, True, True
+    gc = np.where(seed, cv2.GC_PR_FGD, np.where(band, cv2.GC_BGD, cv2.GC_PR_BGD)).astype(np.uint8)
     bgr = np.ascontiguousarray(np.repeat(arr[..., None], 3, 2) if arr.ndim == 2 else arr[..., ::-1], dtype=np.uint8)
     try:
+        # GrabCut starts from k-means seeded by OpenCV's per-thread generator: reseed it, so that an image's mask
+        # does not depend on which decoding thread it lands on (the folder cache assumes a decode is repeatable)
+        cv2.setRNGSeed(0)
         cv2.grabCut(bgr, gc, None, np.zeros((1, 65)), np.zeros((1, 65)), 3, cv2.GC_INIT_WITH_MASK)
     except cv2.error:  # e.g. a seed that leaves GrabCut no pixels of one kind: keep the threshold's mask
         return seed
@@ -124,55 +132,67 @@ def object_box(arr: np.ndarray) -> tuple[int, int, int, int] | None:
 
 def object_square(im: Image.Image) -> tuple[float, float, float, float] | None:
     """The square (left, upper, right, lower) of `im` to crop so that its object fills it, or None."""
-    framed = object_frame(im)
-    return None if framed is None else framed[0]
-
-
-def object_frame(im: Image.Image, isolate: bool = False):
-    """(square, alpha, scale) for `im`, or None when nothing stands out: object_square's square, and with
-    `isolate` the object's mask as an "L" image of `im`'s size × scale (255 object, 0 background; None where
-    the border is no plain backdrop)."""
     w, h = im.size
     scale = min(1.0, WORK_SIDE / max(w, h))
-    small = im if scale == 1.0 else im.resize((max(1, round(w * scale)), max(1, round(h * scale))),
-                                              Image.Resampling.BILINEAR, reducing_gap=2.0)
-    if small.mode not in ("L", "RGB"):
-        small = small.convert("RGB")
-    arr = np.asarray(small)
-    box = object_box(arr)
+    box = object_box(_work_copy(im, (0, 0, w, h), scale))
     if box is None:
         return None
-    alpha = None
-    if isolate:
-        mask = isolate_mask(arr)
-        alpha = None if mask is None else Image.fromarray(mask.astype(np.uint8) * 255)
     top, left, bottom, right = (v / scale for v in box)
     side = min(max(bottom - top, right - left) * (1 + MARGIN), min(w, h))
     cx, cy = (left + right) / 2, (top + bottom) / 2
     x0 = min(max(cx - side / 2, 0.0), w - side)
     y0 = min(max(cy - side / 2, 0.0), h - side)
-    return (x0, y0, x0 + side, y0 + side), alpha, scale
+    return x0, y0, x0 + side, y0 + side
+
+
+def _work_copy(im: Image.Image, box, scale: float) -> np.ndarray:
+    """The part `box` of `im`, shrunk by `scale` (1: as is), as an L or RGB array."""
+    bw, bh = box[2] - box[0], box[3] - box[1]
+    size = (max(1, round(bw * scale)), max(1, round(bh * scale)))
+    small = im if tuple(box) == (0, 0, *im.size) and scale == 1.0 else \
+        im.resize(size, Image.Resampling.BILINEAR, box=tuple(box), reducing_gap=2.0)
+    if small.mode not in ("L", "RGB"):
+        small = small.convert("RGB")
+    return np.asarray(small)
+
+
+def isolate_alpha(im: Image.Image, square):
+    """For reframe="isolate": a function `alpha(size)` giving the object's mask over `square` as a size×size
+    "L" image (255 object, 0 background), or None where nothing is to be erased. The mask is found again on the
+    square with a quarter of its side of context around it (the context's border is the backdrop to fit), at
+    ISOLATE_SIDE px for the square, so that it is as sharp on a 4000 px photo or a panorama as on a small one."""
+    w, h = im.size
+    x0, y0, x1, y1 = square
+    pad = 0.25 * (x1 - x0)
+    ctx = (max(0.0, x0 - pad), max(0.0, y0 - pad), min(float(w), x1 + pad), min(float(h), y1 + pad))
+    arr = _work_copy(im, ctx, min(1.0, ISOLATE_SIDE / (x1 - x0)))
+    mask = isolate_mask(arr)
+    if mask is None:
+        return None
+    alpha = Image.fromarray(mask.astype(np.uint8) * 255)
+    sx, sy = arr.shape[1] / (ctx[2] - ctx[0]), arr.shape[0] / (ctx[3] - ctx[1])
+    mbox = ((x0 - ctx[0]) * sx, (y0 - ctx[1]) * sy, (x1 - ctx[0]) * sx, (y1 - ctx[1]) * sy)
+    return lambda size: alpha.resize((size, size), Image.Resampling.BILINEAR, box=mbox)
 
 
 def crop_square(im: Image.Image, reframe: str = "none") -> tuple[float, float, float, float]:
     """The square of `im` that becomes the image: its object's (reframe="object" or "isolate", when one stands
     out), else the centre square."""
-    return frame(im, reframe)[0]
+    box = object_square(im) if reframe in ("object", "isolate") else None
+    if box is None:
+        w, h = im.size
+        side = min(w, h)
+        box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
+    return box
 
 
 def frame(im: Image.Image, reframe: str = "none"):
-    """(square, alpha): crop_square's square, and alpha None, or for reframe="isolate" on a plain backdrop a
-    function `alpha(size)` giving the object's mask over that square as a size×size "L" image (255 object)."""
-    framed = object_frame(im, isolate=reframe == "isolate") if reframe in ("object", "isolate") else None
-    if framed is None:
-        w, h = im.size
-        side = min(w, h)
-        return ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2), None
-    box, alpha, scale = framed
-    if alpha is None:
-        return box, None
-    small_box = tuple(v * scale for v in box)
-    return box, lambda size: alpha.resize((size, size), Image.Resampling.BILINEAR, box=small_box)
+    """(square, alpha): crop_square's square, and alpha None, or for reframe="isolate" where the object was
+    found on a plain backdrop, isolate_alpha's function of the output size."""
+    found = object_square(im) if reframe in ("object", "isolate") else None
+    if found is None:
+        return crop_square(im, "none"), None
+    return found, isolate_alpha(im, found) if reframe == "isolate" else None
 
 
 def check_reframe(reframe: str) -> None:

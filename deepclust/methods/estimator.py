@@ -96,8 +96,8 @@ class Clusterer:
         cfg = make_config(self.method_name, overrides=deep_update(base, nested))
         if cfg.data.reframe != "none":  # the images come as arrays, already cropped; nothing here reads files
             raise UserError("data__reframe applies where deepclust reads the image files: crop arrays before fit and "
-                            "predict with deepclust.data.reframe.reframe_images(images, size), or load a folder with "
-                            "deepclust.data.load_folder(path, reframe='object')")
+                            f"predict with deepclust.data.reframe.reframe_images(images, size, {cfg.data.reframe!r}), or load "
+                            f"a folder with deepclust.data.load_folder(path, reframe={cfg.data.reframe!r})")
         return cfg
 
     def fit(self, X, y=None, *, known_images=None, known_labels=None) -> "Clusterer":
