@@ -120,11 +120,11 @@ def test_builtin_images_are_reframed_like_a_folder(moved_objects):
 def test_cli_crops_folders_to_their_objects_by_default_and_predict_crops_the_same_way(moved_objects, tmp_path):
     from test_cli import cli, cli_here
 
-    r = cli("cluster", moved_objects, "--k", 2, "--method", "kmeans", "--image-size", 16,  # object: the folder default
+    r = cli("cluster", moved_objects, "--k", 2, "--method", "kmeans", "--image-size", 16,  # isolate: the folder default
             "--out", tmp_path / "runs", "--no-report", "--quiet")
     assert r.returncode == 0, r.stderr
     run = Path(next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder")))
-    assert "reframe: object" in (run / "config.yaml").read_text()
+    assert "reframe: isolate" in (run / "config.yaml").read_text()
     gallery = np.load(run / "gallery.npz")["images"].astype(np.float32)  # redrawn from the photos, cropped the same way
     assert gallery.shape[1:] == (128, 128, 1)
     assert (gallery[:, 56:72, 56:72].mean((1, 2, 3)) > 240).mean() >= 0.9  # the object (255) fills the middle
@@ -292,3 +292,14 @@ def test_isolate_keeps_an_object_standing_on_the_frame_and_lines_up_on_wide_phot
     obj = ref > 200
     assert obj.sum() > 500 and np.abs(out[obj] - ref[obj]).mean() < 10  # the object kept
     assert out[ref < 100].mean() < 10  # the backdrop gone
+
+
+def test_isolate_leaves_real_scenes_alone():
+    """scikit-learn's two sample photos (a pagoda among trees, a flower on leaves): no plain backdrop."""
+    from sklearn.datasets import load_sample_images
+
+    from deepclust.data.reframe import frame
+
+    for img in load_sample_images().images:
+        for mode in ("RGB", "L"):
+            assert frame(Image.fromarray(img).convert(mode), "isolate")[1] is None

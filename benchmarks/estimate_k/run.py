@@ -10,8 +10,9 @@ are sampled (seeded), as the estimator does.
     python benchmarks/folder_defaults/make_wild.py /tmp/wild --seed 0      # COIL-20 in the wild, then
     python benchmarks/estimate_k/run.py --sets --folder coil20-wild=/tmp/wild  # a folder as `cluster` reads it
                                         # (32 px); classes from the file names' prefix before "__"
-    ... --folder coil20-wild-reframed=/tmp/wild --reframe object   # cropped to the objects, as `cluster` does
-                                                                    # by default since 2026-12-07
+    ... --folder coil20-wild-reframed=/tmp/wild --reframe object   # cropped to the objects
+    ... --folder coil20-wild-isolated=/tmp/wild --reframe isolate  # and the backdrop set to black, as `cluster`
+                                                                    # does by default since 2026-12-07
 
 Writes one JSON per (set, seed) and summary.md under benchmarks/results/estimate-k/.
 """
@@ -53,7 +54,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "estimate-k"))
     ap.add_argument("--no-alternatives", action="store_true")
     ap.add_argument("--folder", action="append", default=[], metavar="NAME=PATH")
-    ap.add_argument("--reframe", choices=("none", "object"), default="none", help="data.reframe for the folders")
+    ap.add_argument("--reframe", choices=("none", "object", "isolate"), default="none", help="data.reframe for the folders")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
