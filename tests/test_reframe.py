@@ -303,3 +303,19 @@ def test_isolate_leaves_real_scenes_alone():
     for img in load_sample_images().images:
         for mode in ("RGB", "L"):
             assert frame(Image.fromarray(img).convert(mode), "isolate")[1] is None
+
+
+def test_isolate_leaves_a_black_backdrop_alone():
+    """COIL-20 as shot: objects on near-black; erasing could only cut the objects' dark parts."""
+    from deepclust.data.folder import resize_crop
+    from deepclust.data.reframe import isolate_mask
+
+    rng = np.random.default_rng(12)
+    yy, xx = np.mgrid[0:128, 0:128]
+    img = np.clip(4 + rng.normal(0, 1.5, (128, 128)), 0, 255)
+    img[(yy - 64) ** 2 + (xx - 64) ** 2 <= 40 ** 2] = 200
+    img[60:110, 40:88] = 10  # a dark part, reaching the object's edge
+    img = img.astype(np.uint8)
+    assert isolate_mask(img) is None
+    im = Image.fromarray(img)
+    assert np.array_equal(np.asarray(resize_crop(im, 32, "isolate")), np.asarray(resize_crop(im, 32, "object")))

@@ -31,7 +31,8 @@ from scipy import ndimage
 from ..errors import UserError
 
 REFRAMES = ("none", "object", "isolate")
-REFRAME_VERSION = 1  # part of the folder cache's key: raise it when a change here changes the crops
+REFRAME_VERSION = 2  # part of the folder cache's key: raise it when a change here changes the crops (2: isolate
+# leaves a black backdrop alone)
 WORK_SIDE = 128  # the box is found on a copy whose longer side is at most this many pixels
 BORDER = 0.06  # the border band's width, as a fraction of the shorter side (at least 2 px)
 MIN_CONTRAST = 16.0  # grey levels (of 255) an object pixel differs from the background at least
@@ -94,20 +95,25 @@ def _foreground(arr: np.ndarray) -> tuple[np.ndarray | None, float]:
 def isolate_mask(arr: np.ndarray) -> np.ndarray | None:
     """arr: H×W or H×W×3 uint8. The object's mask for `isolate` (the threshold's mask, holes filled, refined by
     GrabCut seeded with it; the border band outside it is background for sure), or None when the border is no
-    plain backdrop or nothing stands out (then nothing is erased). The same image always gives the same mask."""
+    plain backdrop, the backdrop is black already, or nothing stands out (then nothing is erased). The same image
+    always gives the same mask."""
     return _isolate(arr, *_foreground(arr))
 
 
 def _isolate(arr: np.ndarray, seed: np.ndarray | None, widest: float) -> np.ndarray | None:
     if seed is None or widest > PLAIN_SPREAD:
         return None
-    import cv2
-
-    seed = ndimage.binary_fill_holes(ndimage.binary_dilation(seed))
     h, w = seed.shape
     b = max(2, int(round(BORDER * min(h, w))))
     band = np.zeros((h, w), bool)
     band[:b], band[-b:], band[:, :b], band[:, -b:] = True, True, True, True
+    if np.median(arr[band]) <= MIN_CONTRAST:
+        # the backdrop is black already: erasing would only cut the object's dark parts (GrabCut cannot tell a
+        # shadow or a dark label from a black backdrop; COIL-20 as shot), so nothing is erased
+        return None
+    import cv2
+
+    seed = ndimage.binary_fill_holes(ndimage.binary_dilation(seed))
     gc = np.where(seed, cv2.GC_PR_FGD, np.where(band, cv2.GC_BGD, cv2.GC_PR_BGD)).astype(np.uint8)
     bgr = np.ascontiguousarray(np.repeat(arr[..., None], 3, 2) if arr.ndim == 2 else arr[..., ::-1], dtype=np.uint8)
     try:
