@@ -319,3 +319,17 @@ def test_isolate_leaves_a_black_backdrop_alone():
     assert isolate_mask(img) is None
     im = Image.fromarray(img)
     assert np.array_equal(np.asarray(resize_crop(im, 32, "isolate")), np.asarray(resize_crop(im, 32, "object")))
+
+
+def test_an_edit_of_the_reframe_code_is_never_served_old_crops(moved_objects, monkeypatch):
+    import deepclust.data.folder as folder_mod
+
+    first = load_dataset(str(moved_objects), image_size=16, reframe="isolate")
+    calls = []
+    real = folder_mod._decode_all
+    monkeypatch.setattr(folder_mod, "_decode_all", lambda *a, **k: calls.append(1) or real(*a, **k))
+    load_dataset(str(moved_objects), image_size=16, reframe="isolate")
+    assert not calls  # the same code: served from the cache
+    monkeypatch.setattr(folder_mod, "reframe_digest", lambda: "edited")  # the reframe source changed
+    again = load_dataset(str(moved_objects), image_size=16, reframe="isolate")
+    assert calls and torch.equal(again.images, first.images)  # decoded again, not served from the cache

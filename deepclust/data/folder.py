@@ -23,7 +23,7 @@ from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from deepclust.data import cache
 from deepclust.data.imageset import ImageSet
-from deepclust.data.reframe import REFRAME_VERSION, WORK_SIDE, check_reframe, frame
+from deepclust.data.reframe import REFRAME_VERSION, WORK_SIDE, check_reframe, frame, reframe_digest
 from deepclust.data.transforms import check_channels, check_image_size, check_limit
 from deepclust.errors import UserError
 
@@ -302,7 +302,7 @@ def load_folder(path: str | os.PathLike, image_size: int = FOLDER_IMAGE_SIZE, ch
         rels = rels[:limit]
 
     key = cache.make_key("folder", str(folder.resolve()), image_size, channels, max_pixels,
-                         *(() if reframe == "none" else (f"reframe={reframe}/{REFRAME_VERSION}",)),
+                         *(() if reframe == "none" else (f"reframe={reframe}/{REFRAME_VERSION}/{reframe_digest()}",)),
                          [(rel, *_stat(folder / rel)) for rel in rels])
     cache_file = cache.cache_dir() / "folders" / f"{key}.npz"
     cached = cache.load_npz(cache_file)

@@ -24,6 +24,10 @@ cropped, because there the mask finds a part of the subject, not the subject.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -199,6 +203,14 @@ def frame(im: Image.Image, reframe: str = "none"):
     if found is None:
         return crop_square(im, "none"), None
     return found, isolate_alpha(im, found) if reframe == "isolate" else None
+
+
+@functools.lru_cache(maxsize=1)
+def reframe_digest() -> str:
+    """A digest of this file's source, in the folder cache's key beside REFRAME_VERSION: an edit here that forgets
+    to raise the version can still never serve crops made by other code (2026-12-07: cells measured after a change
+    to `isolate` were served the crops of the version before it, from the cache)."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
 
 
 def check_reframe(reframe: str) -> None:
