@@ -13,7 +13,7 @@ FOLDER_METHOD = "stdac"  # the default for photo folders: README "Which method f
 # tolerance rule usually stops sooner. Raise it with --set cluster.max_steps=N. Photos are cropped to their
 # object and a plain backdrop is set to black (data.reframe=isolate, since 2026-12-07; --reframe object keeps the
 # backdrop, --reframe none takes the centre square): ST-DAC on COIL-20 "in the wild" 0.168 (centre) -> 0.440
-# (object) -> 0.598 (isolate) ACC, on COIL-20 as shot 0.738 -> 0.721 -> 0.721 (README "Which method and size").
+# (object) -> 0.612 (isolate) ACC, on COIL-20 as shot 0.738 -> 0.721 -> 0.721 (README "Which method and size").
 FOLDER_DEFAULTS = {"cluster": {"max_steps": 2000}, "data": {"reframe": "isolate"}}
 # ... and per method, what photos need that the benchmark recipe does not: DeepCluster trains on the
 # reference's random crops and flips (a digit must not be mirrored; a photo may). Measured on COIL-20 as a

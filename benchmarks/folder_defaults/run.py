@@ -64,7 +64,8 @@ def run_cell(method: str, size: int, seed: int, folder: Path, runs: Path, sets: 
     return {"table": "folder-defaults", "dataset": dataset,
             "method": name, "sets": list(sets), "image_size": size, "seed": seed, **score(run_dir / "assignments.csv"),
             "wall_s": round(wall, 2), "fit_wall_s": result.get("wall_s"), "stage_s": result.get("stage_s"),
-            "device": result.get("device"), "torch": torch.__version__, "git_commit": git_commit(),
+            "device": result.get("device"), "torch": torch.__version__,
+            "git_commit": result.get("git_commit") or git_commit(),  # the code the run ran, not this script's checkout
             "budget": {"pretrain.max_steps": PRETRAIN_STEPS, "cluster.max_steps": CLUSTER_STEPS},
             "command": " ".join(cmd[1:]).replace(str(folder), "FOLDER").replace(str(runs), "RUNS"),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
