@@ -60,6 +60,14 @@ def _plane_residual(ch: np.ndarray, border: np.ndarray, a: np.ndarray, yy: np.nd
     return ch - (coef[0] + coef[1] * xx + coef[2] * yy), mad
 
 
+def _border_band(h: int, w: int) -> np.ndarray:
+    """The H×W mask of the band along the image's border (BORDER of the shorter side, at least 2 px)."""
+    b = max(2, int(round(BORDER * min(h, w))))
+    band = np.zeros((h, w), bool)
+    band[:b], band[-b:], band[:, :b], band[:, -b:] = True, True, True, True
+    return band
+
+
 def object_mask(arr: np.ndarray) -> np.ndarray | None:
     """arr: H×W or H×W×C (any numeric type, 0-255 scale). The H×W boolean mask of the pixels taken for the
     object, or None when nothing stands out from the border's plane."""
@@ -77,8 +85,7 @@ def _foreground(arr: np.ndarray) -> tuple[np.ndarray | None, float]:
         return None, float("inf")
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     yy, xx = yy / h, xx / w
-    border = np.zeros((h, w), bool)
-    border[:b], border[-b:], border[:, :b], border[:, -b:] = True, True, True, True
+    border = _border_band(h, w)
     design = np.c_[np.ones(int(border.sum())), xx[border], yy[border]]  # one for every channel
     fg = np.zeros((h, w), bool)
     widest = 0.0
@@ -107,10 +114,7 @@ def isolate_mask(arr: np.ndarray) -> np.ndarray | None:
 def _isolate(arr: np.ndarray, seed: np.ndarray | None, widest: float) -> np.ndarray | None:
     if seed is None or widest > PLAIN_SPREAD:
         return None
-    h, w = seed.shape
-    b = max(2, int(round(BORDER * min(h, w))))
-    band = np.zeros((h, w), bool)
-    band[:b], band[-b:], band[:, :b], band[:, -b:] = True, True, True, True
+    band = _border_band(*seed.shape)
     if np.median(arr[band]) <= MIN_CONTRAST:
         # the backdrop is black already: erasing would only cut the object's dark parts (GrabCut cannot tell a
         # shadow or a dark label from a black backdrop; COIL-20 as shot), so nothing is erased
