@@ -22,6 +22,10 @@ VARIANTS = {
     "pseudo10": ["method.pseudo_k=10"],  # as many pseudo-labels as clusters
     "pca256": ["encoder.embed_dim=256"],  # the reference's 256 whitened dims
     "pca256-pseudo10": ["encoder.embed_dim=256", "method.pseudo_k=10"],
+    # Power Iteration Clustering instead of k-means (the reproduction's choice, papers/002): its clusters capped
+    # at the 100 pseudo-labels of the default, or (pic-1000) at 1,000, about as many as it finds here
+    "pic": ["method.pseudo_clustering=pic"],
+    "pic-1000": ["method.pseudo_clustering=pic", "method.pseudo_k=1000"],
 }
 
 

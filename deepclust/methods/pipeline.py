@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..cluster import kmeans
+from ..cluster.pic import NEIGHBORS as PIC_NEIGHBORS
 from ..config import RunConfig, StageConfig, from_dict, load_yaml, merge, parse_sets
 from ..data.imageset import ImageSet
 from ..errors import UserError
@@ -221,6 +222,12 @@ def validate(cfg: RunConfig, data: ImageSet, known: ImageSet | None = None) -> N
     if cfg.method.pseudo_k == 1:
         raise UserError("method.pseudo_k=1 gives every image the same pseudo-label: use 0 (about one per 100 images, "
                         "at least k) or 2 or more")
+    if cfg.method.pseudo_clustering not in ("kmeans", "pic"):
+        raise UserError(f"method.pseudo_clustering={cfg.method.pseudo_clustering!r}: use kmeans or pic "
+                        "(Power Iteration Clustering)")
+    if cfg.method.pseudo_clustering == "pic" and n <= PIC_NEIGHBORS:
+        raise UserError(f"method.pseudo_clustering=pic joins each image to its {PIC_NEIGHBORS} nearest neighbours: "
+                        f"it needs more than {PIC_NEIGHBORS} images (got {n}); use kmeans")
     if not (0.0 <= cfg.method.ensemble_momentum < 1.0):
         raise UserError(f"method.ensemble_momentum must be in [0, 1), got {cfg.method.ensemble_momentum}")
     if cfg.method.n_init < 1:

@@ -3,7 +3,7 @@ and train on the clusters as labels.
 
 Each time it runs: the features of every image (eval mode, clean images) are PCA-whitened and
 L2-normalised (the network keeps the whitening, `fit_cluster_space`), k-means gives each image a
-pseudo-label, the epoch's images are drawn uniformly over the pseudo-labels (the reference's
+pseudo-label (or Power Iteration Clustering does, `method.pseudo_clustering=pic`), the epoch's images are drawn uniformly over the pseudo-labels (the reference's
 `UnifLabelSampler`, so a big cluster cannot take over), and the top layer starts again (N(0, 0.01),
 its optimiser state dropped), since its classes are new ones. It logs the NMI between this and the
 previous assignment (the curve the reference prints) and ACC/NMI/ARI against ground truth when known.
@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from ..cluster import kmeans
+from ..cluster.pic import cap_clusters, pic
 from ..metrics import evaluate, nmi
 from ..registry import REFRESHERS
 from .base import Context, PeriodicRefresher
@@ -59,9 +60,15 @@ class DeepClusterRefresher(PeriodicRefresher):
         z = model.ae.cluster_space(feats)
         seed = ctx.cfg.train.seed * 1_000_003 + ctx.step  # the reference reseeds its k-means every epoch
         k_pseudo = pseudo_classes(ctx.cfg, len(ctx.images))
-        labels, _ = kmeans(z, k_pseudo, n_init=1, seed=seed % (2 ** 31))
+        rec = {"event": "pseudo_labels"}
+        if ctx.cfg.method.pseudo_clustering == "pic":
+            found = pic(z)
+            rec["pic_clusters"] = int(found.max()) + 1
+            labels = cap_clusters(found, z, k_pseudo)  # the head has k_pseudo outputs
+        else:
+            labels, _ = kmeans(z, k_pseudo, n_init=1, seed=seed % (2 ** 31))
         labels_t = torch.from_numpy(labels)
-        rec = {"event": "pseudo_labels", "clusters_used": int(torch.unique(labels_t).numel())}
+        rec["clusters_used"] = int(torch.unique(labels_t).numel())
         prev = ctx.state.pseudo_labels
         if prev is not None:
             rec["nmi_previous"] = round(nmi(prev.cpu().numpy(), labels), 5)
