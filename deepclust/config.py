@@ -92,9 +92,10 @@ class MethodConfig:
     # 10 x n_clusters. More than n_clusters over-clusters, as DeepCluster does (k=10,000 on ImageNet); the
     # run's own n_clusters clusters then come from a final k-means on the trained features.
     pseudo_k: int = 0
-    # DeepCluster: how the pseudo-labels are found: kmeans (pseudo_k clusters) | pic (Power Iteration Clustering
+    # DeepCluster: how the pseudo-labels are found: kmeans (the number above) | pic (Power Iteration Clustering
     # on a 5-nearest-neighbour graph, the reproduction's choice in papers/002: as many clusters as the graph has
-    # local maxima, the smallest merged into the nearest larger ones while there are more than pseudo_k)
+    # local maxima; the head has only the number above, so beyond it the largest stay and the others' images
+    # join the nearest of their means; the reference sizes its top layer to what PIC finds instead)
     pseudo_clustering: str = "kmeans"
     # DTC's temporal ensemble (TE/TEP): q~ <- beta q~ + (1 - beta) q once per epoch (the reference's alpha 0.6)
     ensemble_momentum: float = 0.6

@@ -65,6 +65,17 @@ def test_pic_matches_the_algorithm_written_out_by_hand(seed):
     assert same_partition(ours, pic_by_hand(x))
 
 
+def test_a_lone_point_joins_its_nearest_neighbours_cluster():
+    rng = np.random.default_rng(0)
+    x = np.vstack([rng.normal(size=(60, 3)) * 0.1, [[3.0, 0.0, 0.0]]]).astype(np.float32)  # its weights underflow
+    alone = pic(x, distribute_singletons=False)
+    assert (alone == alone[60]).sum() == 1  # a cluster of its own before redistribution
+    ours = pic(x)
+    nearest = np.argsort(((x[:60] - x[60]) ** 2).sum(1))[0]
+    assert ours[60] == ours[nearest] and np.bincount(ours).min() > 1
+    assert same_partition(ours, pic_by_hand(x))
+
+
 def test_pic_never_joins_points_that_the_graph_keeps_apart():
     rng = np.random.default_rng(0)
     a = rng.normal(0, 0.05, size=(60, 3)) + [1, 0, 0]
@@ -81,14 +92,24 @@ def test_knn_drops_each_point_itself_even_among_duplicates():
     assert idx.shape == (6, 2) and not (idx == np.arange(6)[:, None]).any()
     assert np.allclose(d2[:3], 0) and set(idx[0]) == {1, 2}
     assert (np.diff(d2, axis=1) >= 0).all()
+    # more copies than neighbours searched: the point itself may not come back; its farthest one goes instead
+    idx, d2 = knn(np.zeros((4, 2), dtype=np.float32), 2)
+    assert idx.shape == (4, 2) and not (idx == np.arange(4)[:, None]).any() and np.allclose(d2, 0)
 
 
 def test_cap_clusters_keeps_the_largest_and_moves_the_rest_to_the_nearest_mean():
     x = np.array([[0.0], [0.1], [0.2], [10.0], [10.1], [4.0], [9.0]])
-    labels = np.array([0, 0, 0, 1, 1, 2, 3])  # sizes 3, 2, 1, 1
+    labels = np.array([3, 3, 3, 1, 1, 0, 2])  # sizes 3, 2, 1, 1 under ids that are not in size order
     out = cap_clusters(labels, x, 2)
     assert out.tolist() == [0, 0, 0, 1, 1, 0, 1]  # 4.0 is nearer 0.1 than 10.05; 9.0 nearer 10.05
     assert cap_clusters(labels, x, 4).tolist() == [0, 0, 0, 1, 1, 2, 3]
+
+
+def test_pic_refuses_features_that_are_not_finite():
+    x = np.random.default_rng(0).normal(size=(20, 3)).astype(np.float32)
+    x[3, 1] = np.nan
+    with pytest.raises(ValueError, match="not finite"):
+        pic(x)
 
 
 SMALL = ["encoder.filters=[8,16]", "encoder.hidden=[64,64]", "encoder.embed_dim=16", "cluster.batch_size=50",

@@ -3,7 +3,8 @@ and train on the clusters as labels.
 
 Each time it runs: the features of every image (eval mode, clean images) are PCA-whitened and
 L2-normalised (the network keeps the whitening, `fit_cluster_space`), k-means gives each image a
-pseudo-label (or Power Iteration Clustering does, `method.pseudo_clustering=pic`), the epoch's images are drawn uniformly over the pseudo-labels (the reference's
+pseudo-label (or Power Iteration Clustering does, `method.pseudo_clustering=pic`), the epoch's
+images are drawn uniformly over the pseudo-labels (the reference's
 `UnifLabelSampler`, so a big cluster cannot take over), and the top layer starts again (N(0, 0.01),
 its optimiser state dropped), since its classes are new ones. It logs the NMI between this and the
 previous assignment (the curve the reference prints) and ACC/NMI/ARI against ground truth when known.
@@ -62,9 +63,10 @@ class DeepClusterRefresher(PeriodicRefresher):
         k_pseudo = pseudo_classes(ctx.cfg, len(ctx.images))
         rec = {"event": "pseudo_labels"}
         if ctx.cfg.method.pseudo_clustering == "pic":
-            found = pic(z)
+            zc = z.float().cpu().numpy()
+            found = pic(zc)
             rec["pic_clusters"] = int(found.max()) + 1
-            labels = cap_clusters(found, z, k_pseudo)  # the head has k_pseudo outputs
+            labels = cap_clusters(found, zc, k_pseudo)  # the head has k_pseudo outputs
         else:
             labels, _ = kmeans(z, k_pseudo, n_init=1, seed=seed % (2 ** 31))
         labels_t = torch.from_numpy(labels)
@@ -74,7 +76,7 @@ class DeepClusterRefresher(PeriodicRefresher):
             rec["nmi_previous"] = round(nmi(prev.cpu().numpy(), labels), 5)
         if ctx.labels is not None:
             scores = evaluate(ctx.labels, labels)
-            if k_pseudo != ctx.cfg.method.n_clusters:
+            if rec["clusters_used"] != ctx.cfg.method.n_clusters:
                 # ACC matches clusters to classes one to one: with 100 pseudo-labels for 10 classes it cannot
                 # pass ~0.1 however good they are. NMI and ARI still say how well they agree with the classes.
                 scores.pop("acc")
