@@ -71,6 +71,10 @@ class StageConfig:
     losses: dict[str, float] = field(default_factory=dict)  # loss name -> weight
     refreshers: tuple[str, ...] = ()  # periodic jobs, run in this order
     update_interval: int = 140  # steps between DEC target-distribution refreshes
+    # With update_interval 0 (once an epoch): where epochs are shorter than this many steps, refresh only every
+    # ceil(min_update_steps / steps per epoch) epochs, so that a small folder's two-step epochs still leave
+    # DeepCluster's fresh top layer some steps to learn its new pseudo-labels before the next reassignment
+    min_update_steps: int = 0
     tol: float = 0.001  # stop clustering when fewer than tol of the labels change at a refresh
     augment: str | None = None  # augmentation preset for this stage (heritage, rot, shear, scale, dec-da)
     inputs: str = "clean"  # what recon/KL/k-means terms see: clean | augmented (DEC-DA) | both (original + augmented)

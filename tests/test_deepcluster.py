@@ -225,3 +225,28 @@ def test_number_of_pseudo_labels():
     assert n_pseudo(10, 70_000) == 100  # ... at most 10 k
     assert n_pseudo(20, 1_440) == 20  # ... at least k (COIL-20)
     assert n_pseudo(10, 10_000, pseudo_k=40) == 40  # as asked
+
+
+def test_short_epochs_reassign_every_few_epochs_with_min_update_steps(tmp_path):
+    from deepclust.data import load_dataset
+    from deepclust.refresh.base import PeriodicRefresher
+    from deepclust.train.rundir import RunDir
+
+    data = load_dataset("digits", limit=300, image_size=16)
+    run = RunDir(tmp_path / "r")
+    fit(small("cluster.epochs=6", "cluster.min_update_steps=10"), data, run=run)
+    steps = [json.loads(line)["step"] for line in (run.path / "metrics.jsonl").read_text().splitlines()
+             if "pseudo_labels" in line]
+    assert steps == [0, 12, 24]  # 6 steps an epoch: every ceil(10 / 6) = 2 epochs, on epoch boundaries
+    for spe, least, want in [(6, 10, 12), (10, 10, 10), (39, 40, 78), (40, 40, 40), (2, 40, 40), (3, 40, 42),
+                             (5, 0, 5)]:
+        r = PeriodicRefresher(0)
+        r.min_update_steps = least
+        r.setup(spe, 1000)
+        assert r.update_interval == want, (spe, r.update_interval)
+    fixed = PeriodicRefresher(7)
+    fixed.min_update_steps = 40
+    fixed.setup(2, 1000)
+    assert fixed.update_interval == 7  # an explicit interval is left as asked
+    with pytest.raises(UserError, match="min_update_steps must be 0 or more"):
+        fit(small("cluster.min_update_steps=-1"), data)

@@ -226,7 +226,8 @@ _LATER_DEFAULTS = {
     "encoder": {"init": "torch", "n_known": 0},  # init: 2026-12-04; n_known (DTC): 2026-12-07
     "data": {"known_classes": [], "known": None, "attention": "none",  # DTC, 2026-12-07
              "reframe": "none"},  # the object crop, 2026-12-07
-    "pretrain": {"rampup": {}},  # DTC, 2026-12-07
+    "pretrain": {"rampup": {},  # DTC, 2026-12-07
+                 "min_update_steps": 0},  # 2026-12-07
 }
 
 

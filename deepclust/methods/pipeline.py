@@ -206,6 +206,8 @@ def validate(cfg: RunConfig, data: ImageSet, known: ImageSet | None = None) -> N
             raise UserError(f"{sname}.epochs must be a finite number, got {stage.epochs} (use max_steps to cap by steps)")
         if stage.update_interval < 0:
             raise UserError(f"{sname}.update_interval must be 0 or more (steps between refreshes), got {stage.update_interval}")
+        if stage.min_update_steps < 0:
+            raise UserError(f"{sname}.min_update_steps must be 0 or more, got {stage.min_update_steps}")
         if not (stage.tol >= 0):  # also refuses NaN
             raise UserError(f"{sname}.tol must be 0 or more (a fraction of labels, e.g. 0.001), got {stage.tol}")
     if _needs_linear_head(cfg) and _needs_head(cfg):  # after every stage's weights are known to be valid

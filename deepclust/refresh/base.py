@@ -63,18 +63,24 @@ class Refresher:
 
 class PeriodicRefresher(Refresher):
     """A refresher that runs every `stage.update_interval` steps from step 0; 0 means once
-    per epoch (resolved in `setup`, when the stage's steps per epoch are known)."""
+    per epoch, or once every ceil(`stage.min_update_steps` / steps per epoch) epochs where epochs are
+    shorter than that (resolved in `setup`, when the stage's steps per epoch are known)."""
+
+    min_update_steps: int = 0
 
     def __init__(self, update_interval: int):
         self.update_interval = int(update_interval)
 
     @classmethod
     def from_stage(cls, stage):
-        return cls(stage.update_interval)
+        obj = cls(stage.update_interval)
+        obj.min_update_steps = int(stage.min_update_steps)
+        return obj
 
     def setup(self, steps_per_epoch: int, total_steps: int) -> None:
         if self.update_interval <= 0:
-            self.update_interval = steps_per_epoch
+            epochs = max(1, -(-self.min_update_steps // max(1, steps_per_epoch)))
+            self.update_interval = steps_per_epoch * epochs
 
     def due(self, step: int) -> bool:
         return step % max(1, self.update_interval) == 0
