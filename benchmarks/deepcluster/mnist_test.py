@@ -26,6 +26,8 @@ VARIANTS = {
     # at the 100 pseudo-labels of the default, or (pic-1000) at 1,000, about as many as it finds here
     "pic": ["method.pseudo_clustering=pic"],
     "pic-1000": ["method.pseudo_clustering=pic", "method.pseudo_k=1000"],
+    # relabel only after at least 40 steps: MNIST-test's 39-step epochs then relabel every second epoch
+    "min40": ["cluster.min_update_steps=40"],
 }
 
 
