@@ -113,7 +113,7 @@ def test_pic_refuses_features_that_are_not_finite():
 
 
 SMALL = ["encoder.filters=[8,16]", "encoder.hidden=[64,64]", "encoder.embed_dim=16", "cluster.batch_size=50",
-         "train.progress=false", "train.log_every=2", "train.checkpoint_every=2"]
+         "train.progress=false", "train.log_every=2", "train.checkpoint_every=2", "cluster.min_update_steps=0"]
 
 
 def test_deepcluster_trains_on_pic_pseudo_labels(tmp_path):

@@ -17,9 +17,12 @@ _register("deepcluster", "DeepCluster (Caron et al. 2018): k-means pseudo-labels
               "cluster": {"epochs": 200, "max_steps": None, "batch_size": 256,
                           "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "weight_decay": 1e-5},
                           "losses": {"pseudo_label": 1.0}, "refreshers": ["deepcluster"], "update_interval": 0,
+                          # every epoch, as the reference, but at least 40 steps apart: a 720-photo folder's epoch is
+                          # 2 steps, too few for the fresh top layer (measured: docs/decisions.md, DeepCluster)
+                          "min_update_steps": 40,
                           "augment": "dac", "inputs": "augmented"},
               "note": "Reference defaults (facebookresearch/deepcluster): SGD 0.05, momentum 0.9, weight decay 1e-5, "
-                      "batch 256, 200 epochs, reassignment every epoch, Sobel input, PCA-whitening to 256 dims + L2 (32 here: measured better on small sets), "
+                      "batch 256, 200 epochs, reassignment every epoch (here: every epoch once 40 steps have passed), Sobel input, PCA-whitening to 256 dims + L2 (32 here: measured better on small sets), "
                       "k-means with one start per epoch (run to convergence here, the reference stops at 20 iterations), uniform-per-pseudo-label sampling, top layer re-initialised N(0, 0.01). "
                       "Sized for small images: a VGG-style trunk (one 3x3 conv + BN + max-pool per block, 32-64-128 as DCEC's widths) and two "
                       "1024-unit dense layers instead of AlexNet's 4096 on 224 px crops. The reference trains on random "
