@@ -25,7 +25,7 @@ VARIANTS = {
     "pca256": ["encoder.embed_dim=256", "cluster.min_update_steps=0"],  # the reference's 256 whitened dims
     "pca256-pseudo10": ["encoder.embed_dim=256", "method.pseudo_k=10", "cluster.min_update_steps=0"],
     # Power Iteration Clustering instead of k-means (the reproduction's choice, papers/002): its clusters capped
-    # at the 100 pseudo-labels of the default, or (pic-1000) at 1,000, more than it finds here (500-690)
+    # at the 100 pseudo-labels of the default, or (pic-1000) at 1,000, more than it finds here (475-685)
     "pic": ["method.pseudo_clustering=pic", "cluster.min_update_steps=0"],
     "pic-1000": ["method.pseudo_clustering=pic", "method.pseudo_k=1000", "cluster.min_update_steps=0"],
     # relabel only after at least 40 steps: MNIST-test's 39-step epochs then relabel every second epoch

@@ -1,14 +1,14 @@
 """DeepCluster (Caron et al. 2018; reproduced by Arora, papers/002) as a recipe: a CNN with a Sobel
-front end, every epoch k-means on its PCA-whitened features gives pseudo-labels, and the network
-learns to predict them (cross-entropy, a fresh top layer each epoch, images drawn uniformly over the
-pseudo-labels). No pretraining stage. The clusters a run reports are a final k-means (k = --k) on
+front end, every epoch (epochs shorter than 40 steps grouped) k-means on its PCA-whitened features gives
+pseudo-labels, and the network learns to predict them (cross-entropy, a fresh top layer at each relabelling,
+images drawn uniformly over the pseudo-labels). No pretraining stage. The clusters a run reports are a final k-means (k = --k) on
 the trained network's whitened features."""
 from __future__ import annotations
 
 from .recipes import _register
 
 _register("deepcluster", "DeepCluster (Caron et al. 2018): k-means pseudo-labels on whitened CNN features, "
-          "relearned every epoch", {
+          "relearned every epoch (at least 40 steps apart)", {
               "encoder": {"name": "deepcluster_cnn", "filters": [32, 64, 128], "hidden": [1024, 1024],
                           # PCA-whitened to 32 dims, not the reference's 256 (measured on MNIST-test, 10 epochs:
                           # 0.735 ACC at 32 dims, 0.33-0.45 at 256; docs/decisions.md)
