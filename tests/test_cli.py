@@ -146,7 +146,8 @@ def test_deepcluster_on_a_folder_then_predict(photo_folder, tmp_path):
     assert (run / "report.html").is_file()
     import yaml
 
-    assert yaml.safe_load((run / "config.yaml").read_text())["cluster"]["augment"] == "crop-flip"  # photos: crops, flips
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["cluster"]["augment"] == "crop-flip" and saved["encoder"]["sobel"] is False  # photos: crops, flips, grey levels
     rows = {row["file"]: row["cluster"] for row in csv.DictReader(open(run / "assignments.csv"))}
     assert len(rows) == 60 and set(rows.values()) <= {"0", "1", "2"}
     r = cli("predict", run, photo_folder / "batch1", "--output", tmp_path / "p.csv")
