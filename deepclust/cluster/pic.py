@@ -87,7 +87,6 @@ def pic(x, n_neighbors: int = NEIGHBORS, sigma: float = SIGMA, alpha: float = AL
         has = ~alone[idx]  # a neighbour in a cluster of more than one point
         move = alone & has.any(1)
         nearest = idx[np.arange(n), has.argmax(1)]
-        labels = labels.copy()
         labels[move] = labels[nearest[move]]
         labels = np.unique(labels, return_inverse=True)[1]
     return labels.astype(np.int64)
@@ -104,6 +103,8 @@ def cap_clusters(labels: np.ndarray, x, k: int) -> np.ndarray:
     if len(sizes) <= k:
         return out
     kept = out < k
-    means = np.stack([x[out == c].mean(0) for c in range(k)])
+    means = np.zeros((k, x.shape[1]))
+    np.add.at(means, out[kept], x[kept])  # one pass over the points, not one per kept cluster
+    means /= np.sort(sizes)[::-1][:k, None]
     out[~kept] = ((means ** 2).sum(1)[None] - 2 * x[~kept] @ means.T).argmin(1)  # |x - m|^2 less |x|^2
     return out
