@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _train(args, data_name: str, method_default: str, image_size_default: int | None) -> int:
     from .config import deep_update, merge
     from .data import load_dataset
-    from .methods.pipeline import fit, make_config, write_outputs
+    from .methods.pipeline import fit, load_run_config, make_config, write_outputs
     from .train import dist
     from .train.rundir import RunDir
 
@@ -125,8 +125,7 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
         if not (Path(args.resume) / "config.yaml").is_file():  # checked before RunDir, which creates the folder
             raise UserError(f"'{args.resume}' has no config.yaml: pass the run folder printed by the first run")
         run = RunDir(Path(args.resume))
-        cfg = make_config("dec", config_file=str(run.path / "config.yaml"))
-        cfg = _check_resume(args, cfg, data_name)
+        cfg = _check_resume(args, load_run_config(run.path), data_name)
     else:
         over: dict = {"method": {}, "data": {"name": data_name}, "train": {}}
         if isinstance(args.k, int):

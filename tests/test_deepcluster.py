@@ -125,8 +125,28 @@ def test_the_top_layer_starts_again_at_each_reassignment():
     opt.zero_grad()
     model(torch.rand(4, 1, 16, 16), reconstruct=False).logits.sum().backward()
     opt.step()  # the next step runs (dropping the state instead broke a fused optimiser here)
-    assert ctx.state.pseudo_labels.shape == (120,) and ctx.state.order.shape == (120,)
+    assert ctx.state.pseudo_labels.shape == (120,)
     assert rec["event"] == "pseudo_labels" and rec["clusters_used"] >= 2
+
+
+def test_each_epoch_draws_its_own_order_over_the_pseudo_labels():
+    """Between two reassignments every epoch has a new draw (the same epoch always the same draw)."""
+    from deepclust.refresh import Context
+    from deepclust.refresh.pseudo_labels import DeepClusterRefresher
+
+    cfg = small()
+    labels = torch.tensor([0] * 60 + [1] * 30 + [2] * 10)
+    ctx = Context(model=None, images=torch.zeros(100, 1, 4, 4, dtype=torch.uint8), labels=None,
+                  state=ClusterState(), cfg=cfg, stage=cfg.cluster, device=torch.device("cpu"))
+    r = DeepClusterRefresher(0)
+    assert r.epoch_order(ctx, 0) is None  # no pseudo-labels yet: the loop's own permutation
+    ctx.state.pseudo_labels = labels
+    e0, e1 = r.epoch_order(ctx, 0), r.epoch_order(ctx, 1)
+    assert e0.shape == e1.shape == (100,) and not torch.equal(e0, e1)
+    assert torch.equal(e0, r.epoch_order(ctx, 0))
+    for order in (e0, e1):
+        counts = torch.bincount(labels[order], minlength=3)
+        assert counts.max() - counts.min() <= 2  # uniform over the pseudo-labels, not over the images
 
 
 def test_deepcluster_resumes_mid_epoch_where_it_left_off(tmp_path):
@@ -152,7 +172,7 @@ def test_deepcluster_resumes_mid_epoch_where_it_left_off(tmp_path):
     with pytest.raises(Killed):
         fit(cfg, data, run=run)
     ck = torch.load(run.checkpoint_path, weights_only=True)
-    assert ck["step"] == 4 and "order" in ck["state"]  # mid-epoch (epoch 1 is steps 3-5)
+    assert ck["step"] == 4 and "pseudo_labels" in ck["state"]  # mid-epoch (epoch 1 is steps 3-5)
     resumed = fit(cfg, data, run=RunDir(run.path), resume=True)
     assert np.array_equal(resumed.labels, full.labels)
 
@@ -228,17 +248,28 @@ def test_number_of_pseudo_labels():
     assert n_pseudo(10, 10_000, pseudo_k=40) == 40  # as asked
 
 
-def test_short_epochs_reassign_every_few_epochs_with_min_update_steps(tmp_path):
+def test_short_epochs_reassign_every_few_epochs_with_min_update_steps(tmp_path, monkeypatch):
     from deepclust.data import load_dataset
     from deepclust.refresh.base import PeriodicRefresher
+    from deepclust.refresh.pseudo_labels import DeepClusterRefresher
     from deepclust.train.rundir import RunDir
 
     data = load_dataset("digits", limit=300, image_size=16)
     run = RunDir(tmp_path / "r")
+    drawn = {}
+    original = DeepClusterRefresher.epoch_order
+
+    def record(self, ctx, epoch):
+        drawn[epoch] = original(self, ctx, epoch)
+        return drawn[epoch]
+
+    monkeypatch.setattr(DeepClusterRefresher, "epoch_order", record)
     fit(small("cluster.epochs=6", "cluster.min_update_steps=10"), data, run=run)
     steps = [json.loads(line)["step"] for line in (run.path / "metrics.jsonl").read_text().splitlines()
              if "pseudo_labels" in line]
     assert steps == [0, 12, 24]  # 6 steps an epoch: every ceil(10 / 6) = 2 epochs, on epoch boundaries
+    # the epochs between two reassignments do not replay one draw: each epoch samples its own order
+    assert sorted(drawn) == list(range(6)) and not torch.equal(drawn[0], drawn[1])
     for spe, least, want in [(6, 10, 12), (10, 10, 10), (39, 40, 78), (40, 40, 40), (2, 40, 40), (3, 40, 42),
                              (5, 0, 5)]:
         r = PeriodicRefresher(0)
@@ -251,3 +282,27 @@ def test_short_epochs_reassign_every_few_epochs_with_min_update_steps(tmp_path):
     assert fixed.update_interval == 7  # an explicit interval is left as asked
     with pytest.raises(UserError, match="min_update_steps must be 0 or more"):
         fit(small("cluster.min_update_steps=-1"), data)
+    with pytest.raises(UserError, match="update_interval=5 fixes the interval"):
+        fit(small("cluster.min_update_steps=10", "cluster.update_interval=5"), data)
+    with pytest.raises(UserError, match="none of cluster.refreshers.*deepcluster"):
+        fit(make_config("dec", sets=["cluster.min_update_steps=10", "cluster.update_interval=0"]), data)  # DEC's target: own rule
+    with pytest.warns(UserWarning, match="leaves one refresh"):
+        r = PeriodicRefresher(0)
+        r.min_update_steps = 100
+        r.setup(6, 60)
+
+
+def test_a_resumed_run_keeps_the_settings_it_started_with(tmp_path):
+    """A setting added after a run started is missing from its config.yaml: on resume it takes the behaviour from
+    before it existed (the dataclass default), not today's recipe default."""
+    import yaml
+
+    from deepclust.config import to_dict
+    from deepclust.methods.pipeline import load_run_config
+
+    old = to_dict(make_config("deepcluster"))
+    assert old["cluster"].pop("min_update_steps") == 40  # the recipe's default today
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(old, sort_keys=False))
+    cfg = load_run_config(tmp_path)
+    assert cfg.cluster.min_update_steps == 0 and cfg.method.name == "deepcluster"
+    assert cfg.cluster.refreshers == make_config("deepcluster").cluster.refreshers

@@ -45,6 +45,33 @@ def make_config(method: str, config_file: str | None = None, sets: list[str] | N
     return merge(cfg, parse_sets(sets))
 
 
+def load_run_config(run_path: str | Path) -> RunConfig:
+    """The settings a run folder was started with. Its config.yaml holds every setting that existed then; one
+    added since is missing from it and takes the dataclass default, which is the behaviour from before the
+    setting existed, not today's recipe default (a DeepCluster run of 2026-12-06 resumed today must not start
+    relabelling 40 steps apart halfway through)."""
+    return from_dict(load_yaml(Path(run_path) / "config.yaml"))
+
+
+def _check_min_update_steps(sname: str, stage: StageConfig) -> None:
+    """min_update_steps stretches a once-an-epoch refresher's interval; anywhere else it would do nothing."""
+    from ..refresh.base import PeriodicRefresher
+    from ..registry import REFRESHERS
+
+    if stage.update_interval > 0:
+        raise UserError(f"{sname}.min_update_steps={stage.min_update_steps} applies only to refreshers that run once "
+                        f"an epoch, and {sname}.update_interval={stage.update_interval} fixes the interval: set one of them")
+    names = [r for r in stage.refreshers if isinstance(r, str)]
+    honour = [r for r in names if isinstance(REFRESHERS.get(r), type) and issubclass(REFRESHERS.get(r), PeriodicRefresher)
+              and REFRESHERS.get(r).from_stage.__func__ is PeriodicRefresher.from_stage.__func__]
+    if not honour and len(names) == len(stage.refreshers):
+        takers = sorted(n for n, c in REFRESHERS.items() if isinstance(c, type) and issubclass(c, PeriodicRefresher)
+                        and c.from_stage.__func__ is PeriodicRefresher.from_stage.__func__)
+        raise UserError(f"{sname}.min_update_steps={stage.min_update_steps}: none of {sname}.refreshers "
+                        f"({', '.join(names) or 'none'}) reads it (it stretches {', '.join(takers)}); "
+                        f"set it to 0, or use {sname}.update_interval")
+
+
 def _method_name(data: dict[str, Any], where: str) -> str | None:
     """The method name a config source asks for, if any; a malformed `method` section is a UserError."""
     section = data.get("method")
@@ -208,6 +235,8 @@ def validate(cfg: RunConfig, data: ImageSet, known: ImageSet | None = None) -> N
             raise UserError(f"{sname}.update_interval must be 0 or more (steps between refreshes), got {stage.update_interval}")
         if stage.min_update_steps < 0:
             raise UserError(f"{sname}.min_update_steps must be 0 or more, got {stage.min_update_steps}")
+        if stage.min_update_steps > 0:
+            _check_min_update_steps(sname, stage)
         if not (stage.tol >= 0):  # also refuses NaN
             raise UserError(f"{sname}.tol must be 0 or more (a fraction of labels, e.g. 0.001), got {stage.tol}")
     if _needs_linear_head(cfg) and _needs_head(cfg):  # after every stage's weights are known to be valid
@@ -411,7 +440,6 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
         if on_known:  # the known images' part is done: free them (device memory, later checkpoints)
             known_images, state.class_labels = None, None
         state.stop = False
-        state.order = None  # a refresher's sampled order belongs to its stage
     if assign:
         res = _assign(cfg, model, images, state, dev)
     else:
@@ -565,7 +593,7 @@ def load_model(run_path, device: str = "cpu") -> tuple[RunConfig, ClusterNet, to
                 raise UserError(f"the run in '{p}' has not finished ({f} missing): continue it with "
                                 f"deepclust cluster --resume {p} (or fit --resume), then predict")
             raise UserError(f"'{p}' is not a finished run folder ({f} missing): pass a folder under runs/")
-    cfg = from_dict(load_yaml(p / "config.yaml"))
+    cfg = load_run_config(p)
     result = json.loads((p / "result.json").read_text())
     tensors = load_file(str(p / "model.safetensors"), device=device)
     model = build_model(cfg, tuple(result["image_shape"]), result.get("n_images"))

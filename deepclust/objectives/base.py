@@ -28,7 +28,6 @@ class ClusterState:
     ensemble_raw: torch.Tensor | None = None  # N×K exponential moving average of q over epochs (DTC's TE) …
     ensemble: torch.Tensor | None = None  # N×K … with the start-up bias corrected: the temporal ensemble q~
     ensemble_t: torch.Tensor | None = None  # () how many epochs it holds
-    order: torch.Tensor | None = None  # N the images of this epoch, in order (a refresher's sampler), else a permutation
     stop: bool = False  # a refresher may end the stage (DEC's tolerance rule)
 
     def tensors(self) -> dict[str, torch.Tensor]:

@@ -60,6 +60,11 @@ class Refresher:
     def after_step(self, ctx: Context, batch, out) -> None:
         return None
 
+    def epoch_order(self, ctx: Context, epoch: int) -> torch.Tensor | None:
+        """The images of `epoch`, in order (int64 N on the device), or None for the loop's own permutation.
+        Asked at every epoch's start (and on resume mid-epoch), so a pure function of the state and `epoch`."""
+        return None
+
 
 class PeriodicRefresher(Refresher):
     """A refresher that runs every `stage.update_interval` steps from step 0; 0 means once
@@ -81,6 +86,12 @@ class PeriodicRefresher(Refresher):
         if self.update_interval <= 0:
             epochs = max(1, -(-self.min_update_steps // max(1, steps_per_epoch)))
             self.update_interval = steps_per_epoch * epochs
+            if epochs > 1 and self.update_interval >= total_steps > 0:
+                import warnings
+
+                warnings.warn(f"{type(self).__name__}: min_update_steps={self.min_update_steps} leaves one refresh "
+                              f"in this stage's {total_steps} steps (at its start); lower it to refresh during training",
+                              stacklevel=2)
 
     def due(self, step: int) -> bool:
         return step % max(1, self.update_interval) == 0

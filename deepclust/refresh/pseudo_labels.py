@@ -76,14 +76,13 @@ class DeepClusterRefresher(PeriodicRefresher):
             rec["nmi_previous"] = round(nmi(prev.cpu().numpy(), labels), 5)
         if ctx.labels is not None:
             scores = evaluate(ctx.labels, labels)
-            if rec["clusters_used"] != ctx.cfg.method.n_clusters:
+            if rec["clusters_used"] > ctx.cfg.method.n_clusters:
                 # ACC matches clusters to classes one to one: with 100 pseudo-labels for 10 classes it cannot
-                # pass ~0.1 however good they are. NMI and ARI still say how well they agree with the classes.
+                # pass ~0.1 however good they are (with fewer clusters than classes it still means what it says). NMI and ARI still say how well they agree with the classes.
                 scores.pop("acc")
             rec.update(scores)
         ctx.state.pseudo_labels = labels_t.to(ctx.device)
         g = torch.Generator().manual_seed(seed)
-        ctx.state.order = balanced_order(labels_t, len(labels_t), g).to(ctx.device)
         head = model.head
         head.reset_parameters(g)  # from (seed, step): a resumed run restarts it as an uninterrupted one
         opt = ctx.optimizer
@@ -95,3 +94,13 @@ class DeepClusterRefresher(PeriodicRefresher):
                     if isinstance(v, torch.Tensor):
                         v.zero_()
         return rec
+
+    def epoch_order(self, ctx: Context, epoch: int) -> torch.Tensor | None:
+        """Every epoch a new draw, uniform over the current pseudo-labels (the reference draws one per
+        reassignment, of as many images as the epochs until the next one see): from (seed, epoch), so a
+        resumed run draws what an uninterrupted one did."""
+        labels = ctx.state.pseudo_labels
+        if labels is None:
+            return None
+        g = torch.Generator().manual_seed(ctx.cfg.train.seed * 1_000_003 + 7_919 * (epoch + 1) + 31)
+        return balanced_order(labels.cpu(), len(labels), g).to(ctx.device)

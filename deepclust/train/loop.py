@@ -121,9 +121,15 @@ def run_stage(
         if ctx.state.stop:
             break
         if perm is None or pos == 0:
-            # A refresher may set the epoch's order (DeepCluster's sampler, uniform over pseudo-labels).
-            order = ctx.state.order
-            perm = order if order is not None else epoch_permutation(n, cfg.train.seed, name, epoch, dev)
+            # A refresher may draw the epoch's order (DeepCluster's sampler, uniform over pseudo-labels), afresh
+            # every epoch, also between its refreshes.
+            perm = None
+            for r in refreshers:
+                order = r.epoch_order(ctx, epoch)
+                if order is not None:
+                    perm = order
+            if perm is None:
+                perm = epoch_permutation(n, cfg.train.seed, name, epoch, dev)
         idx = perm[pos * bs + rank * local:pos * bs + (rank + 1) * local]
         clean = ctx.to_float(ctx.images[idx])
         x, views = clean, []
