@@ -30,6 +30,8 @@ VARIANTS = {
     "pic-1000": ["method.pseudo_clustering=pic", "method.pseudo_k=1000", "cluster.min_update_steps=0"],
     # relabel only after at least 40 steps: MNIST-test's 39-step epochs then relabel every second epoch
     "min40": ["cluster.min_update_steps=40"],
+    # the same settings after 4bfc90d: every epoch draws its own order (min40's cells replayed one draw per relabelling)
+    "min40-epoch-order": ["cluster.min_update_steps=40"],
 }
 
 
