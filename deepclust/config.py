@@ -101,6 +101,11 @@ class MethodConfig:
     # local maxima; the head has only the number above, so beyond it the largest stay and the others' images
     # join the nearest of their means; the reference sizes its top layer to what PIC finds instead)
     pseudo_clustering: str = "kmeans"
+    # DeepCluster: how many whitened dimensions the final k-means (the run's n_clusters clusters, and `predict`)
+    # sees: 0 = all of encoder.embed_dim (the default before 2026-12-07, kept for old runs); -1 = n_clusters - 1
+    # (at least 2; the recipe's default): k clusters' centres span k - 1 directions, and whitening gives every
+    # further direction, within-cluster noise, the same weight as those (measured: docs/decisions.md); N = N.
+    assign_dims: int = 0
     # DTC's temporal ensemble (TE/TEP): q~ <- beta q~ + (1 - beta) q once per epoch (the reference's alpha 0.6)
     ensemble_momentum: float = 0.6
 

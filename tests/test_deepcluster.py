@@ -306,3 +306,27 @@ def test_a_resumed_run_keeps_the_settings_it_started_with(tmp_path):
     cfg = load_run_config(tmp_path)
     assert cfg.cluster.min_update_steps == 0 and cfg.method.name == "deepcluster"
     assert cfg.cluster.refreshers == make_config("deepcluster").cluster.refreshers
+
+
+def test_final_assignment_sees_k_minus_1_whitened_dims(tmp_path):
+    """The recipe's final k-means reads the top k - 1 whitened components (method.assign_dims=-1); 0 keeps all of
+    encoder.embed_dim; the saved whitening is the one the clusters were found in (zero columns beyond)."""
+    from deepclust.data import load_dataset
+    from deepclust.methods.pipeline import assign_dims
+
+    assert make_config("deepcluster").method.assign_dims == -1
+    assert assign_dims(make_config("deepcluster", sets=["method.n_clusters=10"])) == 9
+    assert assign_dims(make_config("deepcluster", sets=["method.n_clusters=2"])) == 2
+    assert assign_dims(make_config("deepcluster", sets=["method.assign_dims=0"])) is None
+    assert assign_dims(make_config("deepcluster", sets=["method.assign_dims=5"])) == 5
+    data = load_dataset("digits", limit=200, image_size=16)
+    res = fit(small("cluster.epochs=2", "method.n_clusters=4"), data)
+    proj = res.model.ae.white_proj
+    assert proj.shape[1] == 16 and proj[:, 3:].abs().max() == 0 and proj[:, :3].abs().max() > 0
+    assert np.abs(res.embedding[:, 3:]).max() == 0 and np.allclose(np.linalg.norm(res.embedding, axis=1), 1, atol=1e-4)
+    every = fit(small("cluster.epochs=2", "method.n_clusters=4", "method.assign_dims=0"), data)
+    assert np.abs(every.embedding[:, 3:]).max() > 0
+    with pytest.raises(UserError, match="method.assign_dims=17"):
+        fit(small("method.assign_dims=17"), data)
+    with pytest.raises(UserError, match="method.assign_dims=-2"):
+        fit(small("method.assign_dims=-2"), data)

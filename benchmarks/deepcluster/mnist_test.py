@@ -18,20 +18,25 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "benchmarks" / "results" / "deepcluster-mnist-test"
 VARIANTS = {
-    "default": [],  # the recipe as it is today (since 2026-12-07: relabel every epoch once 40 steps have passed)
-    # The cells below ran when the recipe relabelled every epoch; min_update_steps=0 keeps them reproducible.
-    "every-epoch": ["cluster.min_update_steps=0"],  # 32 whitened dims, pseudo-labels auto (100 for 10,000 images)
-    "pseudo10": ["method.pseudo_k=10", "cluster.min_update_steps=0"],  # as many pseudo-labels as clusters
-    "pca256": ["encoder.embed_dim=256", "cluster.min_update_steps=0"],  # the reference's 256 whitened dims
-    "pca256-pseudo10": ["encoder.embed_dim=256", "method.pseudo_k=10", "cluster.min_update_steps=0"],
+    "default": [],  # the recipe as it is today (since 4bfc90d + the k - 1 final dims: see docs/decisions.md)
+    # The cells below ran before the recipe's final k-means read k - 1 whitened dims (method.assign_dims=0: all
+    # 32) and, those with min_update_steps > 0, before each epoch drew its own order (4bfc90d): their settings
+    # are pinned so that they stay what they were.
+    "every-epoch": ["cluster.min_update_steps=0", "method.assign_dims=0"],  # 32 whitened dims, ~100 pseudo-labels
+    "pseudo10": ["method.pseudo_k=10", "cluster.min_update_steps=0", "method.assign_dims=0"],  # = clusters
+    "pca256": ["encoder.embed_dim=256", "cluster.min_update_steps=0", "method.assign_dims=0"],  # the reference's dims
+    "pca256-pseudo10": ["encoder.embed_dim=256", "method.pseudo_k=10", "cluster.min_update_steps=0",
+                        "method.assign_dims=0"],
     # Power Iteration Clustering instead of k-means (the reproduction's choice, papers/002): its clusters capped
     # at the 100 pseudo-labels of the default, or (pic-1000) at 1,000, more than it finds here (475-685)
-    "pic": ["method.pseudo_clustering=pic", "cluster.min_update_steps=0"],
-    "pic-1000": ["method.pseudo_clustering=pic", "method.pseudo_k=1000", "cluster.min_update_steps=0"],
-    # relabel only after at least 40 steps: MNIST-test's 39-step epochs then relabel every second epoch
-    "min40": ["cluster.min_update_steps=40"],
-    # the same settings after 4bfc90d: every epoch draws its own order (min40's cells replayed one draw per relabelling)
-    "min40-epoch-order": ["cluster.min_update_steps=40"],
+    "pic": ["method.pseudo_clustering=pic", "cluster.min_update_steps=0", "method.assign_dims=0"],
+    "pic-1000": ["method.pseudo_clustering=pic", "method.pseudo_k=1000", "cluster.min_update_steps=0",
+                 "method.assign_dims=0"],
+    # relabel only after at least 40 steps: MNIST-test's 39-step epochs then relabel every second epoch (its cells
+    # replayed one epoch's order between relabellings, the bug 4bfc90d fixed)
+    "min40": ["cluster.min_update_steps=40", "method.assign_dims=0"],
+    # the default's training, final k-means on all 32 whitened dims: what k - 1 dims change
+    "all-dims": ["method.assign_dims=0"],
 }
 
 

@@ -259,6 +259,9 @@ def validate(cfg: RunConfig, data: ImageSet, known: ImageSet | None = None) -> N
     if cfg.method.pseudo_clustering == "pic" and n <= PIC_NEIGHBORS:
         raise UserError(f"method.pseudo_clustering=pic joins each image to its {PIC_NEIGHBORS} nearest neighbours: "
                         f"it needs more than {PIC_NEIGHBORS} images (got {n}); use kmeans")
+    if cfg.method.assign_dims < -1 or cfg.method.assign_dims > max(cfg.encoder.embed_dim, 0):
+        raise UserError(f"method.assign_dims={cfg.method.assign_dims}: give -1 (k - 1), 0 (all of encoder.embed_dim="
+                        f"{cfg.encoder.embed_dim}) or a number of dimensions up to encoder.embed_dim")
     if not (0.0 <= cfg.method.ensemble_momentum < 1.0):
         raise UserError(f"method.ensemble_momentum must be in [0, 1), got {cfg.method.ensemble_momentum}")
     if cfg.method.n_init < 1:
@@ -459,7 +462,7 @@ def _assign(cfg: RunConfig, model: ClusterNet, images: torch.Tensor, state: Clus
         # DeepCluster: the whitening was fitted at the last reassignment; the features moved since. One pass
         # over the images gives the features for both the refit and the whitened embedding.
         feats = model.embed(images, cfg.train.eval_max, raw=True)
-        model.ae.fit_cluster_space(feats)
+        model.ae.fit_cluster_space(feats, keep=assign_dims(cfg))
         z = model.ae.cluster_space(feats)
     else:
         z = ctx.embed_all()
@@ -477,6 +480,14 @@ def _assign(cfg: RunConfig, model: ClusterNet, images: torch.Tensor, state: Clus
     labels, conf, dist = soft_assign(z, centers, cfg.method.alpha, getattr(model.ae, "label_features", False))
     return {"labels": labels, "confidence": conf, "distance": dist,
             "embedding": z.cpu().numpy(), "centers": centers.cpu().numpy()}
+
+
+def assign_dims(cfg: RunConfig) -> int | None:
+    """How many whitened dimensions DeepCluster's final k-means sees (method.assign_dims); None: all of them."""
+    d = cfg.method.assign_dims
+    if d == 0:
+        return None
+    return max(2, cfg.method.n_clusters - 1) if d < 0 else d
 
 
 def soft_assign(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0, label_features: bool = False):

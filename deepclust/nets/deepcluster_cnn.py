@@ -87,7 +87,11 @@ class DeepClusterNet(nn.Module):
         return whiten_l2(z, self.white_mean, self.white_proj)
 
     @torch.no_grad()
-    def fit_cluster_space(self, z: torch.Tensor) -> None:
+    def fit_cluster_space(self, z: torch.Tensor, keep: int | None = None) -> None:
+        """Fit the whitening on features z; `keep`: only the top `keep` components (the others' columns are
+        zero, so the space keeps its shape and `predict` reads it as it is)."""
         mean, proj = fit_whitening(z.float(), self.cluster_dim)
+        if keep is not None and keep < self.cluster_dim:
+            proj[:, keep:] = 0
         self.white_mean.copy_(mean)
         self.white_proj.copy_(proj)
