@@ -106,6 +106,9 @@ class MethodConfig:
     # (at least 2; the recipe's default): k clusters' centres span k - 1 directions, and whitening gives every
     # further direction, within-cluster noise, the same weight as those (measured: docs/decisions.md); N = N.
     assign_dims: int = 0
+    # DeepCluster: the same for the k-means that gives the pseudo-labels during training: 0 = all of
+    # encoder.embed_dim; -1 = pseudo-labels - 1 (at least 2, at most embed_dim; PIC always reads all); N = N.
+    pseudo_dims: int = 0
     # DTC's temporal ensemble (TE/TEP): q~ <- beta q~ + (1 - beta) q once per epoch (the reference's alpha 0.6)
     ensemble_momentum: float = 0.6
 

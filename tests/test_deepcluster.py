@@ -330,3 +330,15 @@ def test_final_assignment_sees_k_minus_1_whitened_dims(tmp_path):
         fit(small("method.assign_dims=17"), data)
     with pytest.raises(UserError, match="method.assign_dims=-2"):
         fit(small("method.assign_dims=-2"), data)
+    with pytest.raises(UserError, match="method.pseudo_dims=40"):
+        fit(small("method.pseudo_dims=40"), data)
+
+
+def test_pseudo_labels_can_read_fewer_whitened_dims():
+    from deepclust.refresh.pseudo_labels import pseudo_dims
+
+    assert pseudo_dims(small(), 30) is None  # the default: all of embed_dim
+    assert pseudo_dims(small("method.pseudo_dims=-1"), 30) == 29
+    assert pseudo_dims(small("method.pseudo_dims=-1"), 2) == 2
+    assert pseudo_dims(small("method.pseudo_dims=5"), 30) == 5
+    assert pseudo_dims(small("method.pseudo_dims=-1", "method.pseudo_clustering=pic"), 30) is None

@@ -259,9 +259,11 @@ def validate(cfg: RunConfig, data: ImageSet, known: ImageSet | None = None) -> N
     if cfg.method.pseudo_clustering == "pic" and n <= PIC_NEIGHBORS:
         raise UserError(f"method.pseudo_clustering=pic joins each image to its {PIC_NEIGHBORS} nearest neighbours: "
                         f"it needs more than {PIC_NEIGHBORS} images (got {n}); use kmeans")
-    if cfg.method.assign_dims < -1 or cfg.method.assign_dims > max(cfg.encoder.embed_dim, 0):
-        raise UserError(f"method.assign_dims={cfg.method.assign_dims}: give -1 (k - 1), 0 (all of encoder.embed_dim="
-                        f"{cfg.encoder.embed_dim}) or a number of dimensions up to encoder.embed_dim")
+    for key, what in (("assign_dims", "k - 1"), ("pseudo_dims", "pseudo-labels - 1")):
+        d = getattr(cfg.method, key)
+        if d < -1 or d > max(cfg.encoder.embed_dim, 0):
+            raise UserError(f"method.{key}={d}: give -1 ({what}), 0 (all of encoder.embed_dim={cfg.encoder.embed_dim}) "
+                            f"or a number of dimensions up to encoder.embed_dim")
     if not (0.0 <= cfg.method.ensemble_momentum < 1.0):
         raise UserError(f"method.ensemble_momentum must be in [0, 1), got {cfg.method.ensemble_momentum}")
     if cfg.method.n_init < 1:

@@ -47,6 +47,14 @@ def pseudo_classes(cfg, n_images: int | None) -> int:
     return int(min(10 * m.n_clusters, max(m.n_clusters, (n_images or 0) // 100)))
 
 
+def pseudo_dims(cfg, k_pseudo: int) -> int | None:
+    """How many whitened dimensions the pseudo-labels' k-means reads (method.pseudo_dims); None: all."""
+    d = cfg.method.pseudo_dims
+    if d == 0 or cfg.method.pseudo_clustering == "pic":
+        return None
+    return max(2, k_pseudo - 1) if d < 0 else d
+
+
 @REFRESHERS.register("deepcluster")
 class DeepClusterRefresher(PeriodicRefresher):
     """Every `stage.update_interval` steps (0: every epoch, the reference's rule), from step 0."""
@@ -57,10 +65,10 @@ class DeepClusterRefresher(PeriodicRefresher):
     def __call__(self, ctx: Context):
         model = ctx.model
         feats = model.embed(ctx.images, ctx.cfg.train.eval_max, raw=True)
-        model.ae.fit_cluster_space(feats)
+        k_pseudo = pseudo_classes(ctx.cfg, len(ctx.images))
+        model.ae.fit_cluster_space(feats, keep=pseudo_dims(ctx.cfg, k_pseudo))
         z = model.ae.cluster_space(feats)
         seed = ctx.cfg.train.seed * 1_000_003 + ctx.step  # the reference reseeds its k-means every epoch
-        k_pseudo = pseudo_classes(ctx.cfg, len(ctx.images))
         rec = {"event": "pseudo_labels"}
         if ctx.cfg.method.pseudo_clustering == "pic":
             zc = z.float().cpu().numpy()
