@@ -8,7 +8,7 @@ from pathlib import Path
 from .data import FOLDER_IMAGE_SIZE
 from .errors import UserError
 
-FOLDER_METHOD = "stdac"  # the default for photo folders: README "Which method for photos" (and why not deepcluster)
+FOLDER_METHOD = "deepcluster"  # the default for photo folders since 2026-12-07 (ST-DAC before): README "Which method for photos"
 # Folder runs cap clustering at 2,000 steps (the paper's 20,000 is for its benchmarks); DEC's
 # tolerance rule usually stops sooner. Raise it with --set cluster.max_steps=N. Photos are cropped to their
 # object and a plain backdrop is set to black (data.reframe=isolate, since 2026-12-07; --reframe object keeps the
@@ -17,9 +17,9 @@ FOLDER_METHOD = "stdac"  # the default for photo folders: README "Which method f
 FOLDER_DEFAULTS = {"cluster": {"max_steps": 2000}, "data": {"reframe": "isolate"}}
 # ... and per method, what photos need that the benchmark recipe does not: DeepCluster trains on the
 # reference's random crops and flips (a digit must not be mirrored; a photo may), and sees the photos' grey levels,
-# not only the Sobel edges of the reference's front end (3 seeds each: 0.814 against 0.791 on 1,440 wild photos,
-# 0.875 against 0.795 on 720, ties on the as-shot ones). Measured on COIL-20 as a folder:
-# benchmarks/results/folder-defaults*/deepcluster+*, folder-transfer*/deepcluster+*.
+# not only the Sobel edges of the reference's front end (3 seeds each, before the fixes of 2026-12-07 evening:
+# 0.814 against 0.791 on 1,440 wild photos, 0.875 against 0.795 on 720, ties on the as-shot ones). Measured on
+# COIL-20 as a folder: benchmarks/results/folder-defaults*/deepcluster+*, folder-transfer*/deepcluster+*.
 FOLDER_METHOD_DEFAULTS = {"deepcluster": {"cluster": {"augment": "crop-flip"}, "encoder": {"sobel": False}}}
 
 
@@ -428,8 +428,12 @@ def _bench(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
     from . import methods, nets, objectives, refresh  # noqa: F401  (registries)
 
+    # A warning for the user reads as one line, without the source line it was raised from.
+    warnings.formatwarning = lambda message, category, *rest, **kw: f"warning: {message}\n"
     args = build_parser().parse_args(argv)
     try:
         if hasattr(args, "k"):

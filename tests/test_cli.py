@@ -101,10 +101,10 @@ def test_cluster_folder_then_predict(photo_folder, tmp_path):
     assert same == 20
     assert sum(p["fits"] == "yes" for p in preds) >= 18  # training images fit their clusters
 
-    assert result["method"] == "stdac"  # the folder default
+    assert result["method"] == "deepcluster"  # the folder default
     assert result["novelty"]["features"] == "layer-statistics" and result["novelty"]["n_reference"] == 60
 
-    # The novelty check: noise and flat images fit no cluster, for the default (ST-DAC) and for DCEC.
+    # The novelty check: noise and flat images fit no cluster, for the default (DeepCluster) and for DCEC.
     noise = tmp_path / "noise"
     noise.mkdir()
     g = np.random.default_rng(1)

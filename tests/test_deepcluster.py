@@ -282,8 +282,10 @@ def test_short_epochs_reassign_every_few_epochs_with_min_update_steps(tmp_path, 
     assert fixed.update_interval == 7  # an explicit interval is left as asked
     with pytest.raises(UserError, match="min_update_steps must be 0 or more"):
         fit(small("cluster.min_update_steps=-1"), data)
-    with pytest.raises(UserError, match="update_interval=5 fixes the interval"):
-        fit(small("cluster.min_update_steps=10", "cluster.update_interval=5"), data)
+    # an explicit interval wins over the recipe's min_update_steps
+    r = PeriodicRefresher.from_stage(small("cluster.min_update_steps=40", "cluster.update_interval=5").cluster)
+    r.setup(2, 100)
+    assert r.update_interval == 5
     with pytest.raises(UserError, match="none of cluster.refreshers.*deepcluster"):
         fit(make_config("dec", sets=["cluster.min_update_steps=10", "cluster.update_interval=0"]), data)  # DEC's target: own rule
     with pytest.warns(UserWarning, match="leaves one refresh"):

@@ -90,7 +90,8 @@ class PeriodicRefresher(Refresher):
                 import warnings
 
                 warnings.warn(f"{type(self).__name__}: min_update_steps={self.min_update_steps} leaves one refresh "
-                              f"in this stage's {total_steps} steps (at its start); lower it to refresh during training",
+                              f"in this stage's {total_steps} steps (at its start): lower it (e.g. --set cluster.min_update_steps=10) "
+                              f"to refresh during training",
                               stacklevel=2)
 
     def due(self, step: int) -> bool:
