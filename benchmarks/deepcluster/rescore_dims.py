@@ -12,7 +12,6 @@ SOURCE: a folder of COIL-20 photos (read with the run's image size and reframe) 
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks" / "folder_defaults"))
 
 
 def main(out: str, specs: list[str]) -> None:
@@ -31,6 +31,7 @@ def main(out: str, specs: list[str]) -> None:
     from deepclust.methods.pipeline import load_model
     from deepclust.metrics import evaluate
     from deepclust.train.rundir import git_commit
+    from run import object_ids  # benchmarks/folder_defaults/run.py
 
     rows = []
     for spec in specs:
@@ -39,7 +40,7 @@ def main(out: str, specs: list[str]) -> None:
         cfg, model, _, result = load_model(run)
         if Path(src).is_dir():
             data = load_folder(src, cfg.data.image_size, cfg.data.channels, reframe=cfg.data.reframe)
-            truth = np.array([int(re.match(r"obj(\d+)__", Path(n).name).group(1)) for n in data.names])
+            truth = object_ids(data.names)
         else:
             data = load_dataset(src)
             truth = data.labels.numpy()

@@ -30,6 +30,11 @@ METHODS = ["kmeans", "idec", "dcec", "gapdcec", "convidec-da", "stdac"]
 PRETRAIN_STEPS, CLUSTER_STEPS = 300, 600
 
 
+def object_ids(names) -> np.ndarray:
+    """COIL-20's object number of each file (objN__M.png is object N): the truth the folder runs are scored on."""
+    return np.array([int(re.match(r"obj(\d+)__", Path(n).name).group(1)) for n in names])
+
+
 def score(assignments: Path) -> dict:
     from deepclust.metrics import evaluate
 
@@ -38,8 +43,7 @@ def score(assignments: Path) -> dict:
         for row in csv.DictReader(f):
             names.append(row["file"])
             pred.append(int(row["cluster"]))
-    truth = [int(re.match(r"obj(\d+)__", Path(n).name).group(1)) for n in names]
-    return {k: round(float(v), 4) for k, v in evaluate(np.array(truth), np.array(pred)).items()}
+    return {k: round(float(v), 4) for k, v in evaluate(object_ids(names), np.array(pred)).items()}
 
 
 def run_cell(method: str, size: int, seed: int, folder: Path, runs: Path, sets: tuple[str, ...] = (),

@@ -10,6 +10,14 @@ import torch
 REL_FLOOR = 1e-6
 
 
+def whitened_dims(setting: int, k: int) -> int | None:
+    """How many whitened dimensions a k-means into k clusters reads, for a `*_dims` setting: 0 = all (None),
+    -1 = k - 1 (the span of k centres; at least 2), N = N."""
+    if setting == 0:
+        return None
+    return max(2, k - 1) if setting < 0 else setting
+
+
 @torch.no_grad()
 def principal_components(z: torch.Tensor, dim: int, rel_floor: float = REL_FLOOR
                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -61,12 +61,14 @@ def _check_min_update_steps(sname: str, stage: StageConfig) -> None:
 
     if stage.update_interval > 0:
         return  # an explicit interval wins (DeepCluster's recipe sets 40, a user's --set update_interval=N overrides it)
+
+    def reads_it(c) -> bool:  # built by PeriodicRefresher.from_stage, which passes the setting on
+        return isinstance(c, type) and issubclass(c, PeriodicRefresher) and \
+            c.from_stage.__func__ is PeriodicRefresher.from_stage.__func__
+
     names = [r for r in stage.refreshers if isinstance(r, str)]
-    honour = [r for r in names if isinstance(REFRESHERS.get(r), type) and issubclass(REFRESHERS.get(r), PeriodicRefresher)
-              and REFRESHERS.get(r).from_stage.__func__ is PeriodicRefresher.from_stage.__func__]
-    if not honour and len(names) == len(stage.refreshers):
-        takers = sorted(n for n, c in REFRESHERS.items() if isinstance(c, type) and issubclass(c, PeriodicRefresher)
-                        and c.from_stage.__func__ is PeriodicRefresher.from_stage.__func__)
+    if len(names) == len(stage.refreshers) and not any(reads_it(REFRESHERS.get(r)) for r in names):
+        takers = sorted(n for n, c in REFRESHERS.items() if reads_it(c))
         raise UserError(f"{sname}.min_update_steps={stage.min_update_steps}: none of {sname}.refreshers "
                         f"({', '.join(names) or 'none'}) reads it (it stretches {', '.join(takers)}); "
                         f"set it to 0, or use {sname}.update_interval")
@@ -486,10 +488,9 @@ def _assign(cfg: RunConfig, model: ClusterNet, images: torch.Tensor, state: Clus
 
 def assign_dims(cfg: RunConfig) -> int | None:
     """How many whitened dimensions DeepCluster's final k-means sees (method.assign_dims); None: all of them."""
-    d = cfg.method.assign_dims
-    if d == 0:
-        return None
-    return max(2, cfg.method.n_clusters - 1) if d < 0 else d
+    from ..cluster.whiten import whitened_dims
+
+    return whitened_dims(cfg.method.assign_dims, cfg.method.n_clusters)
 
 
 def soft_assign(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0, label_features: bool = False):

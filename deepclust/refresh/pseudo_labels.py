@@ -15,6 +15,7 @@ import torch
 
 from ..cluster import kmeans
 from ..cluster.pic import cap_clusters, pic
+from ..cluster.whiten import whitened_dims
 from ..metrics import evaluate, nmi
 from ..registry import REFRESHERS
 from .base import Context, PeriodicRefresher
@@ -49,10 +50,9 @@ def pseudo_classes(cfg, n_images: int | None) -> int:
 
 def pseudo_dims(cfg, k_pseudo: int) -> int | None:
     """How many whitened dimensions the pseudo-labels' k-means reads (method.pseudo_dims); None: all."""
-    d = cfg.method.pseudo_dims
-    if d == 0 or cfg.method.pseudo_clustering == "pic":
+    if cfg.method.pseudo_clustering == "pic":
         return None
-    return max(2, k_pseudo - 1) if d < 0 else d
+    return whitened_dims(cfg.method.pseudo_dims, k_pseudo)
 
 
 @REFRESHERS.register("deepcluster")
@@ -60,6 +60,8 @@ class DeepClusterRefresher(PeriodicRefresher):
     """Every `stage.update_interval` steps (0: every epoch, the reference's rule), from step 0."""
 
     provides = frozenset({"pseudo_labels"})
+    _cpu_of: torch.Tensor | None = None  # the pseudo-labels whose host copy `_cpu` is (epoch_order's cache)
+    _cpu: torch.Tensor | None = None
 
     @torch.no_grad()
     def __call__(self, ctx: Context):
@@ -86,7 +88,8 @@ class DeepClusterRefresher(PeriodicRefresher):
             scores = evaluate(ctx.labels, labels)
             if rec["clusters_used"] > ctx.cfg.method.n_clusters:
                 # ACC matches clusters to classes one to one: with 100 pseudo-labels for 10 classes it cannot
-                # pass ~0.1 however good they are (with fewer clusters than classes it still means what it says). NMI and ARI still say how well they agree with the classes.
+                # pass ~0.1 however good they are (with fewer clusters than classes it still means what it says).
+                # NMI and ARI still say how well they agree with the classes.
                 scores.pop("acc")
             rec.update(scores)
         ctx.state.pseudo_labels = labels_t.to(ctx.device)
@@ -110,5 +113,7 @@ class DeepClusterRefresher(PeriodicRefresher):
         labels = ctx.state.pseudo_labels
         if labels is None:
             return None
+        if self._cpu_of is not labels:  # one host copy per relabelling, not one per epoch
+            self._cpu_of, self._cpu = labels, labels.cpu()
         g = torch.Generator().manual_seed(ctx.cfg.train.seed * 1_000_003 + 7_919 * (epoch + 1) + 31)
-        return balanced_order(labels.cpu(), len(labels), g).to(ctx.device)
+        return balanced_order(self._cpu, len(labels), g).to(ctx.device)
