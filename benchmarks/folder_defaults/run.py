@@ -30,12 +30,16 @@ METHODS = ["kmeans", "idec", "dcec", "gapdcec", "convidec-da", "stdac"]
 PRETRAIN_STEPS, CLUSTER_STEPS = 300, 600
 
 
-def object_ids(names) -> np.ndarray:
-    """COIL-20's object number of each file (objN__M.png is object N): the truth the folder runs are scored on."""
-    return np.array([int(re.match(r"obj(\d+)__", Path(n).name).group(1)) for n in names])
+COIL_TRUTH = r"obj(\d+)__"  # COIL-20's names: objN__M.png is object N
 
 
-def score(assignments: Path) -> dict:
+def object_ids(names, truth: str = COIL_TRUTH) -> np.ndarray:
+    """The class of each file, read from its name by the regular expression `truth` (its first group; COIL-20's
+    object number by default): the truth the folder runs are scored on."""
+    return np.array([int(re.match(truth, Path(n).name).group(1)) for n in names])
+
+
+def score(assignments: Path, truth: str = COIL_TRUTH) -> dict:
     from deepclust.metrics import evaluate
 
     names, pred = [], []
@@ -43,14 +47,15 @@ def score(assignments: Path) -> dict:
         for row in csv.DictReader(f):
             names.append(row["file"])
             pred.append(int(row["cluster"]))
-    return {k: round(float(v), 4) for k, v in evaluate(object_ids(names), np.array(pred)).items()}
+    return {k: round(float(v), 4) for k, v in evaluate(object_ids(names, truth), np.array(pred)).items()}
 
 
 def run_cell(method: str, size: int, seed: int, folder: Path, runs: Path, sets: tuple[str, ...] = (),
-             variant: str = "", dataset: str = "coil20 as a folder (1440 images, 20 objects)") -> dict:
+             variant: str = "", dataset: str = "coil20 as a folder (1440 images, 20 objects)", k: int = 20,
+             truth: str = COIL_TRUTH) -> dict:
     name = method + (f"+{variant}" if variant else "")
     cmd = [sys.executable, "-m", "deepclust", "cluster", str(folder), "--method", method, "--image-size", str(size),
-           "--k", "20", "--seed", str(seed), "--out", str(runs / f"{name}-{size}"), "--quiet", "--no-report",
+           "--k", str(k), "--seed", str(seed), "--out", str(runs / f"{name}-{size}"), "--quiet", "--no-report",
            "--set", f"pretrain.max_steps={PRETRAIN_STEPS}", "--set", f"cluster.max_steps={CLUSTER_STEPS}"]
     for kv in sets:
         cmd += ["--set", kv]
@@ -66,7 +71,8 @@ def run_cell(method: str, size: int, seed: int, folder: Path, runs: Path, sets: 
     from deepclust.train.rundir import git_commit
 
     return {"table": "folder-defaults", "dataset": dataset,
-            "method": name, "sets": list(sets), "image_size": size, "seed": seed, **score(run_dir / "assignments.csv"),
+            "method": name, "sets": list(sets), "image_size": size, "seed": seed, "k": k,
+            **score(run_dir / "assignments.csv", truth),
             "wall_s": round(wall, 2), "fit_wall_s": result.get("wall_s"), "stage_s": result.get("stage_s"),
             "device": result.get("device"), "torch": torch.__version__,
             "git_commit": result.get("git_commit") or git_commit(),  # the code the run ran, not this script's checkout
@@ -83,7 +89,8 @@ def summary(out: Path) -> str:
 
     rows = sorted(groups.items(), key=lambda kv: -np.mean([r["acc"] for r in kv[1]]))
     dataset = recs[0]["dataset"] if recs else "?"
-    lines = [f"{dataset}, clustered with `deepclust cluster` (k = 20), every method on one budget "
+    ks = sorted({r.get("k", 20) for r in recs})
+    lines = [f"{dataset}, clustered with `deepclust cluster` (k = {', '.join(map(str, ks))}), every method on one budget "
              f"(≤ {PRETRAIN_STEPS} pretraining + ≤ {CLUSTER_STEPS} clustering steps, unless the method's name says "
              "`+default-schedule`: the folder defaults, 200 pretraining epochs and ≤ 2,000 clustering steps); "
              "scored from the file names. Mean ± std (population) over the seeds listed; one value is one seed.",
@@ -119,6 +126,9 @@ def main() -> int:
     ap.add_argument("--dataset", default="coil20 as a folder (1440 images, 20 objects)",
                     help="what --folder holds, recorded in every cell")
     ap.add_argument("--variant", default="", help="short name of the --set variant, appended to the method's")
+    ap.add_argument("--k", type=int, default=20, help="number of clusters (COIL-20: 20 objects)")
+    ap.add_argument("--truth", default=COIL_TRUTH,
+                    help="regular expression whose first group is a file's class (default: COIL-20's objN__)")
     args = ap.parse_args()
     out, runs = Path(args.out), Path(args.runs)
     if bool(args.set) != bool(args.variant):
@@ -131,7 +141,8 @@ def main() -> int:
         if path.exists():
             print(f"skip {path.name} (done)", flush=True)
             continue
-        rec = run_cell(method, size, seed, Path(args.folder), runs, tuple(args.set), args.variant, args.dataset)
+        rec = run_cell(method, size, seed, Path(args.folder), runs, tuple(args.set), args.variant, args.dataset,
+                       args.k, args.truth)
         path.write_text(json.dumps(rec, indent=2) + "\n")
         print(f"{name:12s} {size:3d} px s{seed}  ACC {rec['acc']:.3f} NMI {rec['nmi']:.3f} ARI {rec['ari']:.3f} "
               f"{rec['wall_s']:.0f} s", flush=True)
