@@ -1,7 +1,8 @@
 """Named augmentations. `heritage` follows Kudari et al. §4.1 (rotation over 90°, shear up to 50°,
 scale 0.5–1.0; ranges read as Keras' symmetric rotation_range/shear_range); `rot`, `shear`, `scale`
 are its parts one at a time (their Table 2); `dec-da` is DEC-DA's (rotation ±10°, shifts 10%);
-`dac` is DAC's (and ST-DAC's); `crop-flip` stands for DeepCluster's random resized crop and flip."""
+`dac` is DAC's (and ST-DAC's); `crop-flip` stands for DeepCluster's random resized crop and flip, `crop` for
+the crop alone (for images a mirror changes: digits, letters, text)."""
 from __future__ import annotations
 
 from ..registry import Registry
@@ -20,5 +21,6 @@ for _name, _aug in {
     # DeepCluster's RandomResizedCrop + horizontal flip, as one warp: zoom in up to 1.5x (a crop of at
     # least 2/3 of the side) anywhere within ±15 % of the centre, mirrored half the time. For photos.
     "crop-flip": RandomAffine(scale=(1.0, 1.5), shift=0.15, hflip=0.5),
+    "crop": RandomAffine(scale=(1.0, 1.5), shift=0.15),
 }.items():
     AUGMENTATIONS.register(_name)(_aug)
