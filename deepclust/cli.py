@@ -51,9 +51,10 @@ def _common(p: argparse.ArgumentParser) -> None:
                         "(--method dtc, the default with --known) first learns to tell them apart, then clusters the "
                         "images with what it learnt")
     p.add_argument("--augment", default=None, metavar="PRESET",
-                   help="train on augmented images (heritage, rot, shear, scale, dec-da, dac): the autoencoder's "
-                        "pretraining on original + augmented images, or for methods without one (stdac, dac) "
-                        "the clustering stage's views")
+                   help="train on augmented images (heritage, rot, shear, scale, dec-da, dac, crop-flip, crop): the "
+                        "autoencoder's pretraining on original + augmented images, or for methods without one "
+                        "(deepcluster, stdac, dac) the clustering stage's views; folders of digits or text: "
+                        "--augment crop (the default's crops without its mirror images)")
 
 
 def build_parser() -> argparse.ArgumentParser:

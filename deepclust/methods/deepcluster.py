@@ -28,6 +28,6 @@ _register("deepcluster", "DeepCluster (Caron et al. 2018): k-means pseudo-labels
                       "k-means with one start per epoch (run to convergence here, the reference stops at 20 iterations), uniform-per-pseudo-label sampling, top layer re-initialised N(0, 0.01). "
                       "Sized for small images: a VGG-style trunk (one 3x3 conv + BN + max-pool per block, 32-64-128 as DCEC's widths) and two "
                       "1024-unit dense layers instead of AlexNet's 4096 on 224 px crops. The reference trains on random "
-                      "resized crops and flips (for photos: cluster.augment=crop-flip); the default here is DAC's "
+                      "resized crops and flips (for photos: cluster.augment=crop-flip, the folder default; crop: no flips); the default here is DAC's "
                       "small rotations, shifts and zoom, which keep digits readable.",
           })
