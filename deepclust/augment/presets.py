@@ -2,7 +2,8 @@
 scale 0.5–1.0; ranges read as Keras' symmetric rotation_range/shear_range); `rot`, `shear`, `scale`
 are its parts one at a time (their Table 2); `dec-da` is DEC-DA's (rotation ±10°, shifts 10%);
 `dac` is DAC's (and ST-DAC's); `crop-flip` stands for DeepCluster's random resized crop and flip, `crop` for
-the crop alone (for images a mirror changes: digits, letters, text)."""
+the crop alone (measured on USPS as a folder, 3 seeds: 0.756 ACC against crop-flip's 0.796, so the mirror
+images do digits no harm there; README "Which method and size for photos")."""
 from __future__ import annotations
 
 from ..registry import Registry
