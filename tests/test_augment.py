@@ -69,7 +69,7 @@ def test_presets_exist_and_unknown_name_is_clear():
 
 
 def test_crop_never_mirrors_and_crop_flip_does_half_the_time():
-    """`crop` (for digits and text) keeps left on the left; `crop-flip` (DeepCluster's, for photos) mirrors about half."""
+    """`crop` keeps left on the left; `crop-flip` (DeepCluster's, the folder default) mirrors about half the images."""
     x = torch.zeros(400, 1, 32, 32)
     x[:, :, 8:24, 6:10] = 1.0  # a bar left of centre: zooms ≤ 1.5x and shifts ≤ 15 % keep it in the frame, left
     cols = torch.arange(32.0)

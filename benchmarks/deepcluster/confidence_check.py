@@ -23,39 +23,30 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks" / "folder_defaults"))
+from rescore_dims import run_and_images  # this folder's; it puts the repository and folder_defaults/ on the path
+from run import object_ids  # noqa: E402  (benchmarks/folder_defaults/run.py)
 
 
 def main(out: str, specs: list[str]) -> None:
-    from scipy.optimize import linear_sum_assignment
     from sklearn.metrics import roc_auc_score
 
-    from deepclust.data import load_folder
-    from deepclust.methods.pipeline import load_model
+    from deepclust.metrics import cluster_to_label
     from deepclust.train.rundir import git_commit
-    from run import object_ids  # benchmarks/folder_defaults/run.py
 
     rows = []
     for spec in specs:
         run, folder, truth_re = spec.split(",", 2)
         run = Path(run)
+        cfg, model, centers, result, data, _ = run_and_images(run, folder, truth_re)
         with open(run / "assignments.csv", newline="", encoding="utf-8") as f:
             recs = list(csv.DictReader(f))
         names = [r["file"] for r in recs]
         label = np.array([int(r["cluster"]) for r in recs])
         conf = np.array([float(r["confidence"]) for r in recs])
         truth = object_ids(names, truth_re)
-        counts = np.zeros((label.max() + 1, truth.max() + 1))
-        np.add.at(counts, (label, truth), 1)
-        rows_, cols_ = linear_sum_assignment(-counts)
-        to_class = dict(zip(rows_.tolist(), cols_.tolist()))
+        to_class = cluster_to_label(truth, label)
         right = np.array([to_class.get(c, -1) == t for c, t in zip(label.tolist(), truth.tolist())])
 
-        cfg, model, centers, result = load_model(run)
-        c, h, _ = result["image_shape"]
-        data = load_folder(folder, image_size=h, channels=c, reframe=cfg.data.reframe)
         order = {n: i for i, n in enumerate(data.names)}
         with torch.no_grad():
             z = model.embed(data.images).float()[[order[n] for n in names]]

@@ -24,26 +24,35 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks" / "folder_defaults"))
 
 
+def run_and_images(run: Path, src: str, truth_re: str | None = None):
+    """A finished run's model (load_model's cfg, model, centres, result) with the images it is scored on and their
+    classes: SOURCE a folder (read as the run read it; classes from the file names by `truth_re`, COIL-20's by
+    default) or a built-in dataset name (its labels)."""
+    from deepclust.data import load_dataset, load_folder
+    from deepclust.methods.pipeline import load_model
+    from run import COIL_TRUTH, object_ids  # benchmarks/folder_defaults/run.py
+
+    cfg, model, centers, result = load_model(run)
+    if Path(src).is_dir():
+        data = load_folder(src, cfg.data.image_size, cfg.data.channels, reframe=cfg.data.reframe)
+        truth = object_ids(data.names, truth_re or COIL_TRUTH)
+    else:
+        data = load_dataset(src)
+        truth = data.labels.numpy()
+    return cfg, model, centers, result, data, truth
+
+
 def main(out: str, specs: list[str]) -> None:
     from deepclust.cluster import kmeans
     from deepclust.cluster.whiten import fit_whitening, whiten_l2
-    from deepclust.data import load_dataset, load_folder
-    from deepclust.methods.pipeline import load_model
     from deepclust.metrics import evaluate
     from deepclust.train.rundir import git_commit
-    from run import object_ids  # benchmarks/folder_defaults/run.py
 
     rows = []
     for spec in specs:
         run, src, k = spec.split(",")
         k, run = int(k), Path(run)
-        cfg, model, _, result = load_model(run)
-        if Path(src).is_dir():
-            data = load_folder(src, cfg.data.image_size, cfg.data.channels, reframe=cfg.data.reframe)
-            truth = object_ids(data.names)
-        else:
-            data = load_dataset(src)
-            truth = data.labels.numpy()
+        cfg, model, _, result, data, truth = run_and_images(run, src)
         with torch.no_grad():
             f = model.embed(data.images, 4096, raw=True).float()
         acc = {}

@@ -17,6 +17,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 
@@ -35,7 +36,7 @@ def main() -> int:
     data = load_builtin(args.dataset)
     labels = data.labels.numpy()
     idx = proxy_indices(labels, args.per_class)
-    images = (data.images[idx].clamp(0, 1) * 255).round().to(dtype=__import__("torch").uint8).numpy()
+    images = (data.images[idx].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
     for i, img, label in zip(idx.tolist(), images, labels[idx].tolist()):
         arr = img[0] if img.shape[0] == 1 else np.moveaxis(img, 0, -1)
         Image.fromarray(arr).save(out / f"c{label}__{i:05d}.png")
