@@ -128,6 +128,10 @@ class TrainConfig:
     # nets are launch-bound on a GPU. Off by default: compiling costs tens of seconds up front, and
     # benchmarks/gpu/run.py measures each mode on the GPU before one earns a default.
     compile: str = "none"
+    # Memory layout of image batches and conv weights: auto | channels_last | contiguous. auto = channels_last for
+    # conv nets on CUDA and on CPU (measured faster on both: benchmarks/results/cpu-memory-format/), contiguous for
+    # the fully-connected autoencoder, where layout does not apply.
+    memory_format: str = "auto"
 
 
 @dataclass(frozen=True)

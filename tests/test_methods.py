@@ -207,6 +207,57 @@ def test_precision_trains_and_is_recorded(precision, tiny_digits, fast_sets):
         fit(make_config("idec", sets=fast_sets() + ["train.precision=half"]), tiny_digits)
 
 
+def test_memory_format_choice():
+    from deepclust.train import device as d
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert d.resolve_channels_last("auto", cpu, (1, 28, 28), "conv_ae")
+    assert d.resolve_channels_last("auto", cuda, (3, 64, 64), "deepcluster_cnn")
+    assert not d.resolve_channels_last("auto", cpu, (1, 28, 28), "mlp")  # flattens first: layout does not apply
+    assert not d.resolve_channels_last("channels_last", cpu, (1, 28, 28), "identity")
+    assert not d.resolve_channels_last("contiguous", cpu, (1, 28, 28), "conv_ae")
+    with pytest.raises(UserError, match="train.memory_format"):
+        d.resolve_channels_last("nhwc", cpu, (1, 28, 28), "conv_ae")
+
+
+@pytest.mark.parametrize("encoder", ["conv_ae", "vgg_cae"])
+def test_channels_last_network_gives_the_same_outputs_in_nhwc(encoder):
+    """use_channels_last changes the layout, not the function: the same weights give the same embedding and
+    reconstruction, and the decoder, whose maps are reshaped from a dense layer, ends NHWC too."""
+    from deepclust.methods.pipeline import build_model
+
+    cfg = make_config("dcec" if encoder == "conv_ae" else "heritage-cae", sets=["encoder.filters=[8,16,32]"])
+    torch.manual_seed(0)
+    ref = build_model(cfg, (3, 32, 32), 100).eval()
+    nhwc = build_model(cfg, (3, 32, 32), 100).eval()
+    nhwc.load_state_dict(ref.state_dict())
+    nhwc.use_channels_last()
+    x = torch.rand(4, 3, 32, 32)
+    a, b = ref(x), nhwc(nhwc.layout(x))
+    assert nhwc.layout(x).is_contiguous(memory_format=torch.channels_last) and not ref.layout(x).is_contiguous(
+        memory_format=torch.channels_last)
+    assert b.recon.is_contiguous(memory_format=torch.channels_last)
+    assert not a.recon.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(b.z, a.z, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(b.recon, a.recon, rtol=1e-4, atol=1e-5)
+    images = (torch.rand(6, 3, 32, 32) * 255).to(torch.uint8)
+    torch.testing.assert_close(nhwc.embed(images), ref.embed(images), rtol=1e-4, atol=1e-5)
+
+
+def test_memory_format_trains_and_a_bad_name_fails_first(fast_sets):
+    """Both layouts train a conv method to the same labels on tiny data; an unknown layout fails before a run."""
+    from deepclust.data import load_dataset
+
+    data = load_dataset("digits", limit=120, image_size=16)
+    sets = fast_sets(**{"pretrain.epochs": 3, "train.precision": "fp32"})
+    a = fit(make_config("dcec", sets=sets + ["train.memory_format=contiguous"]), data)
+    b = fit(make_config("dcec", sets=sets + ["train.memory_format=channels_last"]), data)
+    assert b.model.channels_last and not a.model.channels_last
+    assert (a.labels == b.labels).mean() > 0.9  # float rounding differs between layouts, the clustering not
+    with pytest.raises(UserError, match="train.memory_format"):
+        fit(make_config("dcec", sets=sets + ["train.memory_format=nhwc"]), data)
+
+
 def test_compiled_training_matches_eager(tiny_digits, fast_sets):
     """train.compile wraps the network in place: same parameters, same state_dict keys (checkpoints,
     model files and predict stay interchangeable), and training reaches the same loss."""

@@ -23,7 +23,7 @@ from ..refresh import Context, build_refresher
 from ..refresh.pseudo_labels import pseudo_classes
 from ..registry import LOSSES
 from ..train import dist
-from ..train.device import resolve_device, resolve_precision, seed_everything
+from ..train.device import resolve_channels_last, resolve_device, resolve_precision, seed_everything
 from ..train.loop import Term, run_stage
 from ..train.rundir import RunDir, git_commit
 from .recipes import recipe
@@ -286,6 +286,7 @@ def validate(cfg: RunConfig, data: ImageSet, known: ImageSet | None = None) -> N
 
     dev = resolve_device(cfg.train.device)
     resolve_precision(cfg.train.precision, dev)
+    resolve_channels_last(cfg.train.memory_format, dev, tuple(data.images.shape[1:]), cfg.encoder.name)
     params = list(build_model(cfg, tuple(data.images.shape[1:]), len(data)).parameters())
     for sname in STAGES:
         stage = getattr(cfg, sname)
@@ -373,8 +374,8 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
     precision = resolve_precision(cfg.train.precision, dev)
     t_start = time.perf_counter()
     model = build_model(cfg, tuple(data.images.shape[1:]), len(data)).to(dev)
-    if dev.type == "cuda" and cfg.encoder.name == "conv_ae":
-        model = model.to(memory_format=torch.channels_last)
+    if resolve_channels_last(cfg.train.memory_format, dev, tuple(data.images.shape[1:]), cfg.encoder.name):
+        model.use_channels_last()
     if cfg.train.compile != "none":
         # in place: state_dict keys, refreshers' embed() (eager) and checkpoints unchanged
         model.compile(mode=cfg.train.compile)
@@ -613,6 +614,9 @@ def load_model(run_path, device: str = "cpu") -> tuple[RunConfig, ClusterNet, to
     model = build_model(cfg, tuple(result["image_shape"]), result.get("n_images"))
     model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
     model.to(device).eval()
+    if resolve_channels_last(cfg.train.memory_format, torch.device(device), tuple(result["image_shape"]),
+                             cfg.encoder.name):
+        model.use_channels_last()  # predict's embed() in the layout training used (the speed, not the result)
     return cfg, model, tensors["centers"], result
 
 

@@ -28,6 +28,15 @@ class ClusterNet(nn.Module):
         super().__init__()
         self.ae = autoencoder
         self.head = head
+        self.channels_last = False
+
+    def use_channels_last(self) -> "ClusterNet":
+        """Keep conv weights, and the image batches the loop and embed() feed, channels-last (NHWC): oneDNN's
+        and cuDNN's fast layout. A conv whose weight is channels-last gives channels-last maps whatever its
+        input, so a decoder's maps reshaped from a dense layer need no conversion of their own."""
+        self.to(memory_format=torch.channels_last)
+        self.channels_last = True
+        return self
 
     def forward(self, x: torch.Tensor, *, reconstruct: bool = True) -> Output:
         class_logits = None
@@ -41,6 +50,12 @@ class ClusterNet(nn.Module):
             return Output(z=z, recon=recon, logits=h, class_logits=class_logits)
         return Output(z=z, recon=recon, q=h, class_logits=class_logits)
 
+    def layout(self, x: torch.Tensor) -> torch.Tensor:
+        """A float image batch in the layout the weights use."""
+        if self.channels_last and x.dim() == 4:
+            return x.contiguous(memory_format=torch.channels_last)
+        return x
+
     @torch.no_grad()
     def embed(self, images: torch.Tensor, chunk: int = 4096, raw: bool = False, trunk: bool = False) -> torch.Tensor:
         """Embedding (N×D float32, on the model's device) of uint8 images, in eval mode, in chunks: the
@@ -51,7 +66,7 @@ class ClusterNet(nn.Module):
         self.eval()
         dev = next(iter(self.parameters()), images.new_empty(0)).device
         part = self.ae.trunk if trunk else self.ae.encode
-        out = [part(images[i:i + chunk].to(dev).float().div_(255.0)).float()
+        out = [part(self.layout(images[i:i + chunk].to(dev).float().div_(255.0))).float()
                for i in range(0, len(images), chunk)]
         self.train(was_training)
         if not out:

@@ -98,7 +98,7 @@ def run_stage(
 
         aug = AUGMENTATIONS.get(stage.augment)
         aug_gen = torch.Generator(device=dev)
-    channels_last = dev.type == "cuda" and ctx.images.dim() == 4
+    channels_last = getattr(model, "channels_last", False) and ctx.images.dim() == 4
     sums = torch.zeros(len(terms) + 1, device=dev)
     count = 0
     t0 = time.perf_counter()
@@ -145,6 +145,7 @@ def run_stage(
                 views = [aug(clean, aug_gen) for _ in range(stage.views)]
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
+            views = [v.contiguous(memory_format=torch.channels_last) for v in views]
         batch = Batch(x=x, idx=idx, views=views)
         with autocast(dev, precision):
             with torch.set_grad_enabled(grad_on_inputs):
