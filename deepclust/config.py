@@ -129,8 +129,9 @@ class TrainConfig:
     # benchmarks/gpu/run.py measures each mode on the GPU before one earns a default.
     compile: str = "none"
     # Memory layout of image batches and conv weights: auto | channels_last | contiguous. auto = channels_last for
-    # conv nets on CUDA and on CPU (measured faster on both: benchmarks/results/cpu-memory-format/), contiguous for
-    # the fully-connected autoencoder, where layout does not apply.
+    # conv nets on CUDA (cuDNN's fast layout; not yet timed on a GPU here) and on CPU (measured faster there:
+    # benchmarks/results/cpu-memory-format/), contiguous for the fully-connected autoencoder, where layout does
+    # not apply. The device string of every result names channels-last where it was used.
     memory_format: str = "auto"
 
 

@@ -223,15 +223,19 @@ def test_memory_format_choice():
 @pytest.mark.parametrize("encoder", ["conv_ae", "vgg_cae"])
 def test_channels_last_network_gives_the_same_outputs_in_nhwc(encoder):
     """use_channels_last changes the layout, not the function: the same weights give the same embedding and
-    reconstruction, and the decoder, whose maps are reshaped from a dense layer, ends NHWC too."""
+    reconstruction, the decoder (maps reshaped from a dense layer) ends NHWC too, and embed() hands the encoder
+    NHWC batches."""
     from deepclust.methods.pipeline import build_model
 
-    cfg = make_config("dcec" if encoder == "conv_ae" else "heritage-cae", sets=["encoder.filters=[8,16,32]"])
+    method, filters = ("dcec", "[8,16,32]") if encoder == "conv_ae" else ("heritage-cae", "[8,8,16,16]")
+    cfg = make_config(method, sets=[f"encoder.filters={filters}"])
     torch.manual_seed(0)
     ref = build_model(cfg, (3, 32, 32), 100).eval()
     nhwc = build_model(cfg, (3, 32, 32), 100).eval()
     nhwc.load_state_dict(ref.state_dict())
     nhwc.use_channels_last()
+    assert all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in nhwc.modules()
+               if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)))
     x = torch.rand(4, 3, 32, 32)
     a, b = ref(x), nhwc(nhwc.layout(x))
     assert nhwc.layout(x).is_contiguous(memory_format=torch.channels_last) and not ref.layout(x).is_contiguous(
@@ -240,20 +244,99 @@ def test_channels_last_network_gives_the_same_outputs_in_nhwc(encoder):
     assert not a.recon.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(b.z, a.z, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(b.recon, a.recon, rtol=1e-4, atol=1e-5)
+    for net, out in ((ref, a), (nhwc, b)):  # and the same gradients, which is what training sees
+        ((out.recon - x).square().mean() + out.z.square().mean()).backward()
+    for (name, p), q in zip(ref.named_parameters(), nhwc.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-3, atol=1e-6, msg=name)
+    seen = []
+    encode = nhwc.ae.encode
+    nhwc.ae.encode = lambda t: (seen.append(t.is_contiguous(memory_format=torch.channels_last)), encode(t))[1]
     images = (torch.rand(6, 3, 32, 32) * 255).to(torch.uint8)
     torch.testing.assert_close(nhwc.embed(images), ref.embed(images), rtol=1e-4, atol=1e-5)
+    assert seen == [True]
 
 
-def test_memory_format_trains_and_a_bad_name_fails_first(fast_sets):
-    """Both layouts train a conv method to the same labels on tiny data; an unknown layout fails before a run."""
+def test_memory_format_trains_alike_and_a_bad_name_fails_first(fast_sets, tmp_path):
+    """Both layouts pretrain to the same embedding and clusters from the same start, and the result names the
+    layout; with a consistency term and augmented clustering, every batch and view the network saw was NHWC; a
+    run killed in one layout resumes in the other with the optimiser's moments in the weights' layout; an
+    unknown layout fails before a run."""
+    from sklearn.metrics import adjusted_rand_score
+
     from deepclust.data import load_dataset
+    from deepclust.train.rundir import RunDir
 
     data = load_dataset("digits", limit=120, image_size=16)
-    sets = fast_sets(**{"pretrain.epochs": 3, "train.precision": "fp32"})
-    a = fit(make_config("dcec", sets=sets + ["train.memory_format=contiguous"]), data)
-    b = fit(make_config("dcec", sets=sets + ["train.memory_format=channels_last"]), data)
+    # 30 pretraining steps, then k-means on the embedding (a clustering step on 120 tiny images would pull the
+    # small embedding together, in either layout)
+    plain = fast_sets(**{"pretrain.epochs": 15, "train.precision": "fp32", "cluster.max_steps": 0})
+    a = fit(make_config("dcec", sets=plain + ["train.memory_format=contiguous"]), data)
+    b = fit(make_config("dcec", sets=plain + ["train.memory_format=channels_last"]), data)
     assert b.model.channels_last and not a.model.channels_last
-    assert (a.labels == b.labels).mean() > 0.9  # float rounding differs between layouts, the clustering not
+    assert "channels-last, fp32)" in b.device and "channels-last" not in a.device
+    torch.testing.assert_close(torch.from_numpy(b.embedding), torch.from_numpy(a.embedding), rtol=1e-3, atol=1e-4)
+    assert len(set(a.labels)) >= 5 and adjusted_rand_score(a.labels, b.labels) > 0.99
+
+    sets = fast_sets(**{"pretrain.epochs": 2, "train.precision": "fp32", "pretrain.augment": "heritage",
+                        "pretrain.inputs": "both", "pretrain.losses.consistency": 1.0,
+                        "pretrain.refreshers": "[kmeans_refresh]", "pretrain.update_interval": 2,
+                        "cluster.augment": "dec-da", "cluster.inputs": "augmented", "cluster.tol": 0})
+    layouts = []
+    from deepclust.methods import pipeline
+
+    build = pipeline.build_model
+
+    def spying_build(*args, **kw):
+        model = build(*args, **kw)
+        first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+        first.register_forward_pre_hook(
+            lambda mod, inp: layouts.append(inp[0].is_contiguous(memory_format=torch.channels_last)))
+        return model
+
+    import dataclasses
+
+    colour = dataclasses.replace(data, images=data.images.repeat(1, 3, 1, 1).contiguous())  # 1 channel: NCHW is NHWC
+    pipeline.build_model = spying_build
+    try:
+        fit(make_config("dcec", sets=sets), colour)  # auto: channels-last on the CPU
+    finally:
+        pipeline.build_model = build
+    assert len(layouts) > 10 and all(layouts)  # training batches, their augmented views, every embed() chunk
+
+    # A run killed in the contiguous layout, resumed channels-last: Adam's moments follow the weights.
+    from deepclust.train import loop
+
+    class Killed(Exception):
+        pass
+
+    class DyingRun(RunDir):
+        def log(self, rec):
+            super().log(rec)
+            if rec.get("stage") == "cluster" and rec.get("step") == 6 and "loss" in rec:
+                raise Killed()
+
+    short = sets + ["train.checkpoint_every=2", "train.log_every=2", "cluster.max_steps=8"]
+    run = DyingRun(tmp_path / "r")
+    with pytest.raises(Killed):
+        fit(make_config("dcec", sets=short + ["train.memory_format=contiguous"]), data, run=run)
+    checks = []
+    load = loop.load_optimizer_state
+
+    def spying_load(opt, state):
+        pairs = lambda: [(p, v) for g in opt.param_groups for p in g["params"]  # noqa: E731
+                         for v in opt.state.get(p, {}).values() if torch.is_tensor(v) and v.shape == p.shape]
+        opt.load_state_dict(state)
+        checks.append(("saved NCHW", any(v.stride() != p.stride() for p, v in pairs())))
+        load(opt, state)
+        checks.append(("moments NHWC", all(v.stride() == p.stride() for p, v in pairs())))
+
+    loop.load_optimizer_state = spying_load
+    try:
+        res = fit(make_config("dcec", sets=short + ["train.memory_format=channels_last"]), data,
+                  run=RunDir(run.path), resume=True)
+    finally:
+        loop.load_optimizer_state = load
+    assert checks == [("saved NCHW", True), ("moments NHWC", True)] and res.model.channels_last
     with pytest.raises(UserError, match="train.memory_format"):
         fit(make_config("dcec", sets=sets + ["train.memory_format=nhwc"]), data)
 

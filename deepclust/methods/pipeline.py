@@ -457,7 +457,7 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
     metrics = evaluate(data.labels, res["labels"]) if (data.labels is not None and assign) else None
     wall = earlier_s + time.perf_counter() - t_start
     return FitResult(model=model, metrics=metrics, stage_s=stage_s, wall_s=round(wall, 3),
-                     device=_device_name(dev, precision), state=state, **res)
+                     device=_device_name(dev, precision, model.channels_last), state=state, **res)
 
 
 @torch.no_grad()
@@ -512,16 +512,18 @@ def soft_assign(z: torch.Tensor, centers: torch.Tensor, alpha: float = 1.0, labe
     return labels.cpu().numpy(), conf.cpu().numpy(), dist.cpu().numpy()
 
 
-def _device_name(dev: torch.device, precision: str) -> str:
-    """What every result file and report records: the device (× processes under torchrun) and the
-    training precision."""
+def _device_name(dev: torch.device, precision: str, channels_last: bool = False) -> str:
+    """What every result file and report records: the device (× processes under torchrun), the layout where it
+    is channels-last, and the training precision."""
     world = dist.world_size()
     times = f"{world} × " if world > 1 else ""
+    layout = "channels-last, " if channels_last else ""
     if dev.type == "cuda":
-        return f"{times}{torch.cuda.get_device_name(dev)} ({precision})"
+        return f"{times}{torch.cuda.get_device_name(dev)} ({layout}{precision})"
     import platform
 
-    return f"{times}cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, {precision})"
+    return (f"{times}cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
+            f"{layout}{precision})")
 
 
 def write_outputs(run: RunDir, cfg: RunConfig, data: ImageSet, res: FitResult) -> dict[str, Any]:

@@ -58,8 +58,8 @@ MEMORY_FORMATS = ("auto", "channels_last", "contiguous")
 
 def resolve_channels_last(name: str, device: torch.device, in_shape: tuple[int, ...], encoder: str) -> bool:
     """Whether a run keeps its image batches and conv weights channels-last (NHWC). auto: yes for conv nets on
-    CUDA (cuDNN's fast path) and on CPU (oneDNN's; measured faster for every conv net here), no for the MLP
-    autoencoder and the identity encoder, which flatten the image first."""
+    CUDA (cuDNN's fast path; not yet timed on a GPU here) and on CPU (oneDNN's; measured faster for every conv
+    net here), no for the MLP autoencoder and the identity encoder, which flatten the image first."""
     if name not in MEMORY_FORMATS:
         raise UserError(f"unknown train.memory_format '{name}': use {', '.join(MEMORY_FORMATS)}")
     if len(in_shape) != 3 or encoder in ("mlp", "identity"):
@@ -83,6 +83,20 @@ def make_optimizer(cfg: OptimConfig, params, device: torch.device) -> torch.opti
     if cfg.name == "sgd":
         return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, **kw)
     raise UserError(f"unknown optimiser '{cfg.name}': use adam or sgd")
+
+
+def load_optimizer_state(opt: torch.optim.Optimizer, state: dict) -> None:
+    """opt.load_state_dict, then each per-parameter buffer (Adam's moments, SGD's momentum) put in its
+    parameter's memory layout. load_state_dict keeps the strides it saved, so a checkpoint written in the other
+    layout (a run from before channels-last, or one whose train.memory_format changed) would otherwise resume with
+    NCHW moments beside NHWC weights, which fused CUDA optimisers refuse ("must have same ... layout")."""
+    opt.load_state_dict(state)
+    for group in opt.param_groups:
+        for p in group["params"]:
+            st = opt.state.get(p)
+            for k, v in (st or {}).items():
+                if torch.is_tensor(v) and v.shape == p.shape and v.stride() != p.stride():
+                    st[k] = torch.empty_like(p, dtype=v.dtype).copy_(v)  # empty_like keeps p's strides
 
 
 def seed_everything(seed: int) -> None:

@@ -14,7 +14,7 @@ from ..errors import UserError
 from ..objectives.base import Batch, LossTerm
 from ..refresh.base import Context, Refresher
 from . import dist
-from .device import autocast, epoch_permutation, make_optimizer, resolve_precision
+from .device import autocast, epoch_permutation, load_optimizer_state, make_optimizer, resolve_precision
 
 
 class TrainingDiverged(UserError):
@@ -80,7 +80,7 @@ def run_stage(
     for r in refreshers:
         r.setup(spe, total)
     if resume is not None:
-        opt.load_state_dict(resume["optim"])
+        load_optimizer_state(opt, resume["optim"])
         start = int(resume["step"])
     else:
         for r in refreshers:
