@@ -40,3 +40,31 @@ def fast_sets():
 
 
 torch.set_num_threads(2)
+
+
+class Killed(Exception):
+    """What a dying_run's run folder raises: the run's process 'dies' there."""
+
+
+def _dying_run(path, step: int, stage: str | None = None, on_loss: bool = True):
+    """A run folder that kills its run (raises Killed) right after logging `step` of `stage` (None: any stage),
+    on the line with the loss unless on_loss is False: the last checkpoint is then the one before that step's."""
+    from deepclust.train.rundir import RunDir
+
+    class DyingRun(RunDir):
+        def log(self, rec):
+            super().log(rec)
+            if (rec.get("step") == step and (stage is None or rec.get("stage") == stage)
+                    and (not on_loss or "loss" in rec)):
+                raise Killed()
+
+    return DyingRun(path)
+
+
+_dying_run.Killed = Killed
+
+
+@pytest.fixture
+def dying_run():
+    """dying_run(path, step, stage=None, on_loss=True) -> a run folder whose run dies there; dying_run.Killed."""
+    return _dying_run

@@ -149,7 +149,7 @@ def test_each_epoch_draws_its_own_order_over_the_pseudo_labels():
         assert counts.max() - counts.min() <= 2  # uniform over the pseudo-labels, not over the images
 
 
-def test_deepcluster_resumes_mid_epoch_where_it_left_off(tmp_path):
+def test_deepcluster_resumes_mid_epoch_where_it_left_off(tmp_path, dying_run):
     """Killed mid-epoch, it resumes with that epoch's sampled order and pseudo-labels and ends where an
     uninterrupted run ends (dropout off: its masks come from the global generator, not reseeded per step)."""
     from deepclust.data import load_dataset
@@ -159,17 +159,8 @@ def test_deepcluster_resumes_mid_epoch_where_it_left_off(tmp_path):
     cfg = small("cluster.max_steps=9", "encoder.dropout=0")  # 3 steps an epoch
     full = fit(cfg, data)
 
-    class Killed(Exception):
-        pass
-
-    class DyingRun(RunDir):
-        def log(self, rec):
-            super().log(rec)
-            if rec.get("step") == 6 and "loss" in rec:
-                raise Killed()
-
-    run = DyingRun(tmp_path / "r")
-    with pytest.raises(Killed):
+    run = dying_run(tmp_path / "r", step=6)
+    with pytest.raises(dying_run.Killed):
         fit(cfg, data, run=run)
     ck = torch.load(run.checkpoint_path, weights_only=True)
     assert ck["step"] == 4 and "pseudo_labels" in ck["state"]  # mid-epoch (epoch 1 is steps 3-5)

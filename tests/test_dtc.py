@@ -217,23 +217,14 @@ def test_the_loop_ramps_each_term_by_its_own_schedule(monkeypatch):
     assert sum(1 for c in calls if c[1] is None) == len(cluster_calls) + 3 * (len(known) // 50)  # KL, supervised
 
 
-def test_dtc_resumes_with_its_ensemble(tmp_path):
+def test_dtc_resumes_with_its_ensemble(tmp_path, dying_run):
     from deepclust.train.rundir import RunDir
 
     cfg, target, known = prepared(small("dtc-tep", "cluster.epochs=4", "encoder.dropout=0"), digits(300))
     full = fit(cfg, target, known=known)
 
-    class Killed(Exception):
-        pass
-
-    class DyingRun(RunDir):
-        def log(self, rec):
-            super().log(rec)
-            if rec.get("stage") == "cluster" and rec.get("step") == 6 and "loss" in rec:
-                raise Killed()
-
-    run = DyingRun(tmp_path / "r")
-    with pytest.raises(Killed):
+    run = dying_run(tmp_path / "r", step=6, stage="cluster")
+    with pytest.raises(dying_run.Killed):
         fit(cfg, target, run=run, known=known)
     ck = torch.load(run.checkpoint_path, weights_only=True)
     assert ck["stage"] == "cluster" and "ensemble" in ck["state"]
@@ -378,22 +369,12 @@ def test_gradcam_maps_explain_the_cluster_asked_for(tmp_path):
     assert not explainable(mlp.model)
 
 
-def test_resume_refuses_known_images_that_changed(tmp_path):
+def test_resume_refuses_known_images_that_changed(tmp_path, dying_run):
     from deepclust.train.rundir import RunDir
 
     cfg, target, known = prepared(small("dtc", "pretrain.epochs=4"), digits(300))
-
-    class Killed(Exception):
-        pass
-
-    class DyingRun(RunDir):
-        def log(self, rec):
-            super().log(rec)
-            if rec.get("stage") == "pretrain" and rec.get("step") == 4:
-                raise Killed()
-
-    run = DyingRun(tmp_path / "r")
-    with pytest.raises(Killed):
+    run = dying_run(tmp_path / "r", step=4, stage="pretrain", on_loss=False)
+    with pytest.raises(dying_run.Killed):
         fit(cfg, target, run=run, known=known)
     assert torch.load(run.checkpoint_path, weights_only=True)["stage"] == "pretrain"
     with pytest.raises(UserError, match="known images changed"):

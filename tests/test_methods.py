@@ -110,24 +110,15 @@ def test_tolerance_stops_clustering(tiny_digits, tmp_path, fast_sets):
     assert max(r["step"] for r in recs if r["stage"] == "cluster") < 400
 
 
-def test_resume_continues_from_checkpoint(tiny_digits, tmp_path, fast_sets):
+def test_resume_continues_from_checkpoint(tiny_digits, tmp_path, fast_sets, dying_run):
     """A run killed mid-way resumes from its checkpoint and ends where an uninterrupted run ends."""
     from deepclust.train.rundir import RunDir
 
     cfg = make_config("idec", sets=fast_sets(**{"cluster.max_steps": 16, "cluster.tol": 0}))
     full = fit(cfg, tiny_digits)
 
-    class Killed(Exception):
-        pass
-
-    class DyingRun(RunDir):
-        def log(self, rec):
-            super().log(rec)
-            if rec.get("stage") == "cluster" and rec.get("step") == 8 and "loss" in rec:
-                raise Killed()
-
-    run = DyingRun(tmp_path / "r")
-    with pytest.raises(Killed):
+    run = dying_run(tmp_path / "r", step=8, stage="cluster")
+    with pytest.raises(dying_run.Killed):
         fit(cfg, tiny_digits, run=run)
     ck = torch.load(run.checkpoint_path, weights_only=True)
     # Killed while logging step 8, before that step's checkpoint: the last good one is step 4.
@@ -256,7 +247,7 @@ def test_channels_last_network_gives_the_same_outputs_in_nhwc(encoder):
     assert seen == [True]
 
 
-def test_memory_format_trains_alike_and_a_bad_name_fails_first(fast_sets, tmp_path):
+def test_memory_format_trains_alike_and_a_bad_name_fails_first(fast_sets, tmp_path, dying_run):
     """Both layouts pretrain to the same embedding and clusters from the same start, and the result names the
     layout; with a consistency term and augmented clustering, every batch and view the network saw was NHWC; a
     run killed in one layout resumes in the other with the optimiser's moments in the weights' layout; an
@@ -306,18 +297,9 @@ def test_memory_format_trains_alike_and_a_bad_name_fails_first(fast_sets, tmp_pa
     # A run killed in the contiguous layout, resumed channels-last: Adam's moments follow the weights.
     from deepclust.train import loop
 
-    class Killed(Exception):
-        pass
-
-    class DyingRun(RunDir):
-        def log(self, rec):
-            super().log(rec)
-            if rec.get("stage") == "cluster" and rec.get("step") == 6 and "loss" in rec:
-                raise Killed()
-
     short = sets + ["train.checkpoint_every=2", "train.log_every=2", "cluster.max_steps=8"]
-    run = DyingRun(tmp_path / "r")
-    with pytest.raises(Killed):
+    run = dying_run(tmp_path / "r", step=6, stage="cluster")
+    with pytest.raises(dying_run.Killed):
         fit(make_config("dcec", sets=short + ["train.memory_format=contiguous"]), data, run=run)
     checks = []
     load = loop.load_optimizer_state
