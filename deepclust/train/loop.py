@@ -98,7 +98,6 @@ def run_stage(
 
         aug = AUGMENTATIONS.get(stage.augment)
         aug_gen = torch.Generator(device=dev)
-    channels_last = getattr(model, "channels_last", False) and ctx.images.dim() == 4
     sums = torch.zeros(len(terms) + 1, device=dev)
     count = 0
     t0 = time.perf_counter()
@@ -143,9 +142,7 @@ def run_stage(
                 x, idx = torch.cat([clean, aug(clean, aug_gen)]), torch.cat([idx, idx])
             if want_views:
                 views = [aug(clean, aug_gen) for _ in range(stage.views)]
-        if channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-            views = [v.contiguous(memory_format=torch.channels_last) for v in views]
+        x, views = model.layout(x), [model.layout(v) for v in views]  # the weights' layout (NHWC for conv nets)
         batch = Batch(x=x, idx=idx, views=views)
         with autocast(dev, precision):
             with torch.set_grad_enabled(grad_on_inputs):
