@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .data import FOLDER_IMAGE_SIZE
+from .data import DATASETS, FOLDER_IMAGE_SIZE
 from .errors import UserError
 
 FOLDER_METHOD = "deepcluster"  # the default for photo folders since 2026-12-07 (ST-DAC before): README "Which method for photos"
@@ -306,16 +306,31 @@ def _check_resume(args, cfg, data_name: str | None):
                                 f"resume without --known, or start a new run")
             print(f"the run's known folder {cfg.data.known} no longer exists: reading {known}", file=sys.stderr)
             cfg = merge(cfg, {"data": {"known": known}})
-    if args.cmd == "cluster" and data_name is not None:
-        saved = Path(cfg.data.name)
-        if saved.is_absolute() and saved != Path(data_name):
-            if not saved.exists():  # the folder moved: the new location is where to read it
-                print(f"the run's folder {saved} no longer exists: reading {data_name}", file=sys.stderr)
-                return merge(cfg, {"data": {"name": data_name}})
-            raise UserError(f"'{args.folder}': the run in {args.resume} clusters {saved}; resume without a folder, "
-                            f"or start a new run")
-        if not saved.is_absolute():  # a run folder written before folders were stored as absolute paths
+    saved_name = str(cfg.data.name)
+    builtin = saved_name.strip().lower() in DATASETS
+    how = "deepclust cluster NEW_PATH" if args.cmd == "cluster" else "deepclust fit --data NEW_PATH"
+    if data_name is None:
+        if not builtin and not Path(saved_name).expanduser().exists():
+            where = ("no longer exists" if Path(saved_name).is_absolute() else
+                     "was given relative to the directory the run started in, and is not here")
+            raise UserError(f"the run in {args.resume} reads the folder {saved_name}, which {where}: name it, "
+                            f"{how} --resume {args.resume}")
+        return cfg
+    given = args.folder if args.cmd == "cluster" else f"--data {args.data}"
+    if builtin or data_name.strip().lower() in DATASETS:
+        if data_name.strip().lower() != saved_name.strip().lower():
+            raise UserError(f"{given}: the run in {args.resume} trains on {saved_name}; resume without "
+                            f"{'a folder' if args.cmd == 'cluster' else '--data'}, or start a new run")
+        return cfg
+    saved = Path(saved_name)
+    if saved.is_absolute() and saved != Path(data_name):
+        if not saved.exists():  # the folder moved: the new location is where to read it
+            print(f"the run's folder {saved} no longer exists: reading {data_name}", file=sys.stderr)
             return merge(cfg, {"data": {"name": data_name}})
+        raise UserError(f"{given}: the run in {args.resume} clusters {saved}; resume without "
+                        f"{'a folder' if args.cmd == 'cluster' else '--data'}, or start a new run")
+    if not saved.is_absolute():  # a run folder written before folders were stored as absolute paths
+        return merge(cfg, {"data": {"name": data_name}})
     return cfg
 
 
@@ -450,7 +465,10 @@ def main(argv: list[str] | None = None) -> int:
                 folder = str(Path(args.folder).resolve())
             return _train(args, folder, FOLDER_METHOD, FOLDER_IMAGE_SIZE)
         if args.cmd == "fit":
-            return _train(args, args.data or "digits", "dec", None)
+            data = args.data
+            if data is not None and data.strip().lower() not in DATASETS and Path(data).expanduser().exists():
+                data = str(Path(data).expanduser().resolve())  # a folder, stored absolute as `cluster` does
+            return _train(args, data if (data is not None or args.resume) else "digits", "dec", None)
         if args.cmd == "predict":
             return _predict(args)
         if args.cmd == "list":

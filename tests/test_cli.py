@@ -212,6 +212,30 @@ def test_fit_builtin_and_resume(tmp_path):
     r2 = cli("fit", "--resume", run, "--no-report", "--quiet")
     assert r2.returncode == 0, r2.stderr
     assert "resuming" in r2.stdout
+    clash = cli_here("fit", "--resume", run, "--data", "mnist-test")  # not silently ignored
+    assert clash.returncode == 2 and "trains on digits" in clash.stderr and "resume without --data" in clash.stderr
+
+
+def test_fit_on_a_folder_resumes_from_any_directory(photo_folder, tmp_path):
+    """`fit --data FOLDER` stores the folder absolute, as `cluster` does, so --resume works from elsewhere; a
+    --data beside --resume must be the run's folder (or where it moved), never silently ignored."""
+    import shutil
+
+    shutil.copytree(photo_folder / "batch0", tmp_path / "edge")
+    r = cli("fit", "--data", "edge", "--k", 2, "--set", "data.image_size=16", "--out", tmp_path / "runs", *FAST,
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    run = next(line.split(": ", 1)[1] for line in r.stdout.splitlines() if line.startswith("run folder"))
+    assert f"name: {tmp_path / 'edge'}" in (Path(run) / "config.yaml").read_text()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    again = cli("fit", "--resume", run, "--no-report", "--quiet", cwd=elsewhere)
+    assert again.returncode == 0 and "resuming" in again.stdout, again.stderr
+    clash = cli_here("fit", "--resume", run, "--data", "mnist-test", cwd=elsewhere)
+    assert clash.returncode == 2 and "resume without --data" in clash.stderr
+    (tmp_path / "edge").rename(tmp_path / "moved")
+    gone = cli_here("fit", "--resume", run, cwd=elsewhere)
+    assert gone.returncode == 2 and "no longer exists" in gone.stderr and "fit --data NEW_PATH --resume" in gone.stderr
 
 
 # One case per command runs as a user runs it (a subprocess: exit status, stderr, no traceback); the rest go
@@ -311,7 +335,8 @@ def test_cluster_resumes_from_any_directory_and_reads_a_folder_named_like_a_data
     # the folder moved: resuming with its new location reads it there
     digits.rename(tmp_path / "moved")
     moved = cli_here("cluster", "--resume", run, "--no-report", "--quiet", cwd=elsewhere)
-    assert moved.returncode == 2 and "folder not found" in moved.stderr and "NEW_PATH --resume" in moved.stderr
+    assert moved.returncode == 2 and "no longer exists" in moved.stderr, moved.stderr
+    assert "deepclust cluster NEW_PATH --resume" in moved.stderr
     moved = cli("cluster", tmp_path / "moved", "--resume", run, "--no-report", "--quiet", cwd=elsewhere)
     assert moved.returncode == 0 and "no longer exists" in moved.stderr, moved.stderr
 

@@ -382,7 +382,7 @@ def test_folder_errors(tmp_path):
     (bad / "b.png").write_bytes(b"")
     with pytest.raises(UserError, match="all 2 image files were skipped"):
         load_folder(bad)
-    with pytest.raises(UserError, match="folder not found.*NEW_PATH --resume"):  # a path: a folder that is gone
+    with pytest.raises(UserError, match="folder not found: .*missing; check the path"):  # a path: a folder that is gone
         load_dataset(str(tmp_path / "missing"))
     with pytest.raises(UserError, match="unknown dataset 'mnsit'"):  # a bare name: a mistyped dataset
         load_dataset("mnsit")

@@ -131,6 +131,25 @@ def test_resume_continues_from_checkpoint(tiny_digits, tmp_path, fast_sets, dyin
     assert resumed.wall_s >= ck["elapsed_s"] + 0.9 * (time.perf_counter() - t0) - 0.01
 
 
+def test_resume_refuses_images_that_changed(tiny_digits, tmp_path, fast_sets, dying_run):
+    """The checkpoint holds per-image state (DEC's target): resuming on added, removed or reordered images is
+    refused with what changed, not a shape error deep in a refresher or, worse, state put on the wrong images."""
+    from deepclust.train.rundir import RunDir
+
+    cfg = make_config("dec", sets=fast_sets(**{"cluster.max_steps": 16, "cluster.tol": 0}))
+    run = dying_run(tmp_path / "r", step=8, stage="cluster")
+    with pytest.raises(dying_run.Killed):
+        fit(cfg, tiny_digits, run=run)
+    n = len(tiny_digits)
+    with pytest.raises(UserError, match=f"images changed since the run .*{n} images then, {n - 3} now"):
+        fit(cfg, tiny_digits.subset(range(n - 3)), run=RunDir(run.path), resume=True)
+    swapped = tiny_digits.subset([1, 0, *range(2, n)])
+    with pytest.raises(UserError, match="same number .* but other, renamed or reordered images"):
+        fit(cfg, swapped, run=RunDir(run.path), resume=True)
+    res = fit(cfg, tiny_digits, run=RunDir(run.path), resume=True)  # the same images: it goes on
+    assert res.labels.shape == (n,)
+
+
 def test_augmentation_settings_fail_before_training(tiny_digits):
     with pytest.raises(UserError, match="pretrain.losses.consistency needs.*views.*set pretrain.augment"):
         fit(make_config("idec", sets=["pretrain.losses.consistency=1", "pretrain.refreshers=[kmeans_refresh]"]),

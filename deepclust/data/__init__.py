@@ -56,8 +56,7 @@ def load_dataset(
     if key and folder.exists():
         return load_folder(folder, image_size or FOLDER_IMAGE_SIZE, channels, limit=limit, reframe=reframe)
     if folder.is_absolute() or "/" in key or os.sep in key:
-        raise UserError(f"folder not found: {folder}; check the path (a run resumed after its folder moved: "
-                        f"deepclust cluster NEW_PATH --resume RUN_DIR)")
+        raise UserError(f"folder not found: {folder}; check the path")
     raise UserError(
         f"unknown dataset {key!r}: use one of {', '.join(DATASETS)}, or a folder path"
     )

@@ -7,6 +7,7 @@ tensor fails at the point where it is built, not deep inside a training step.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -73,6 +74,16 @@ class ImageSet:
         """(C, H, W) of one image: what a network's input layer needs."""
         _, c, h, w = self.images.shape
         return int(c), int(h), int(w)
+
+    def fingerprint(self) -> str:
+        """A hash of the pixels, their shape and the names, in order: equal for the same images read again,
+        different when one was added, removed, replaced or reordered (a checkpoint's per-image state, e.g.
+        DEC's target or DeepCluster's pseudo-labels, fits only the images it was computed on)."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(repr(tuple(self.images.shape)).encode())
+        h.update(self.images.numpy().data)
+        h.update("\0".join(self.names).encode("utf-8", "surrogatepass"))
+        return h.hexdigest()
 
     def subset(self, indices: Sequence[int] | np.ndarray | torch.Tensor | slice) -> ImageSet:
         """A new ImageSet with the given images, in the given order (same name, same skipped)."""

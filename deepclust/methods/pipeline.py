@@ -396,7 +396,19 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
             echo(f"no checkpoint in {run.path} yet (one is saved every {cfg.train.checkpoint_every} steps): "
                  f"starting again from step 0")
         (run.path / "metrics.jsonl").unlink(missing_ok=True)  # the new run writes its own log
+    fingerprint = {"images": data.fingerprint(), "n": len(data),
+                   "known": known.fingerprint() if known is not None else None}
     if ckpt is not None:
+        saved_fp = ckpt.get("data")  # absent in checkpoints written before 2026-12-08
+        if saved_fp is not None and saved_fp["images"] != fingerprint["images"]:
+            change = (f"{saved_fp['n']} images then, {len(data)} now" if saved_fp["n"] != len(data)
+                      else f"the same number ({len(data)}) but other, renamed or reordered images")
+            raise UserError(f"the images changed since the run in {run.path} started ({change}); its checkpoint "
+                            f"holds per-image state for the old ones: restore them, or start a new run (without "
+                            f"--resume)")
+        if saved_fp is not None and saved_fp.get("known") != fingerprint["known"]:
+            raise UserError(f"the known images changed since the run in {run.path} started: restore them, or start "
+                            f"a new run (without --resume)")
         try:
             model.load_state_dict(ckpt["model"])
         except RuntimeError:
@@ -435,7 +447,7 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
             if run is not None and main:
                 run.save_checkpoint({"stage": stage_name, "step": step, "done": sorted(_done),
                                      "model": model.state_dict(), "optim": opt.state_dict(),
-                                     "state": state.tensors(),
+                                     "state": state.tensors(), "data": fingerprint,
                                      "elapsed_s": earlier_s + time.perf_counter() - t_start})
 
         t0 = time.perf_counter()
