@@ -238,7 +238,7 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
         if run.checkpoint_path.exists():
             say(f"\ninterrupted: continue with  deepclust {args.cmd} --resume {run.path}", file=sys.stderr)
         else:
-            say(f"\ninterrupted before the first checkpoint (every {cfg.train.checkpoint_every} steps): "
+            say(f"\ninterrupted before the first checkpoint (every {cfg.train.checkpoint_interval} steps): "
                 f"nothing is saved yet; --resume {run.path} starts again from step 0", file=sys.stderr)
         return 130
     if not main:

@@ -128,6 +128,12 @@ class TrainConfig:
     # nets are launch-bound on a GPU. Off by default: compiling costs tens of seconds up front, and
     # benchmarks/gpu/run.py measures each mode on the GPU before one earns a default.
     compile: str = "none"
+
+    @property
+    def checkpoint_interval(self) -> int:
+        """Steps between checkpoints as written: a checkpoint follows a log line, where the loss is checked
+        (a NaN keeps the last good one), so checkpoint_every counts in whole log intervals, rounded down."""
+        return self.log_every * max(1, self.checkpoint_every // max(1, self.log_every))
     # Memory layout of image batches and conv weights: auto | channels_last | contiguous. auto = channels_last for
     # conv nets on CUDA (cuDNN's fast layout; not yet timed on a GPU here) and on CPU (measured faster there:
     # benchmarks/results/cpu-memory-format/), contiguous for the fully-connected autoencoder, where layout does

@@ -74,3 +74,12 @@ def test_bad_yaml_file(tmp_path):
         load_yaml(tmp_path / "missing.yaml")
     with pytest.raises(UserError, match="is a folder"):
         load_yaml(tmp_path)
+
+
+def test_checkpoints_follow_log_lines():
+    """A checkpoint is written where the loss was just checked, so its interval counts whole log intervals."""
+    from deepclust.config import TrainConfig
+
+    assert TrainConfig(log_every=100, checkpoint_every=1000).checkpoint_interval == 1000
+    assert TrainConfig(log_every=47, checkpoint_every=1000).checkpoint_interval == 987  # the bench's MNIST-test
+    assert TrainConfig(log_every=4, checkpoint_every=4).checkpoint_interval == 4

@@ -125,8 +125,19 @@ def test_resume_continues_from_checkpoint(tiny_digits, tmp_path, fast_sets, dyin
     assert (ck["stage"], ck["step"]) == ("cluster", 4)
     assert ck["elapsed_s"] > 0
     t0 = time.perf_counter()
+    import json
+
+    # the log of the killed session goes on past the checkpoint (steps 5-7 and their refreshes)
+    with open(run.path / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"stage": "cluster", "step": 6, "loss": 9.0}) + "\n" + '{"stage": "clu')
     resumed = fit(cfg, tiny_digits, run=RunDir(run.path), resume=True)
     assert np.array_equal(resumed.labels, full.labels)
+    # ...and those lines are dropped on resuming: one line per step, no zig-zag in the curve
+    recs = [json.loads(line) for line in (run.path / "metrics.jsonl").read_text().splitlines()]
+    for stage in ("pretrain", "cluster"):
+        steps = [r["step"] for r in recs if r.get("stage") == stage and "loss" in r]
+        assert steps == sorted(set(steps)) and steps, (stage, steps)
+    assert all(r.get("loss") != 9.0 for r in recs)
     # the wall time counts the killed session too (it once said "time 0.0 s" on resuming a finished run)
     assert resumed.wall_s >= ck["elapsed_s"] + 0.9 * (time.perf_counter() - t0) - 0.01
 

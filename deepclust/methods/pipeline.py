@@ -249,6 +249,10 @@ def validate(cfg: RunConfig, data: ImageSet, known: ImageSet | None = None) -> N
     for key in ("log_every", "checkpoint_every", "eval_max"):
         if getattr(cfg.train, key) < 1:
             raise UserError(f"train.{key} must be at least 1, got {getattr(cfg.train, key)}")
+    if cfg.train.checkpoint_every < cfg.train.log_every:
+        raise UserError(f"train.checkpoint_every={cfg.train.checkpoint_every} is less than train.log_every="
+                        f"{cfg.train.log_every}: a checkpoint is written where the loss is checked, every log_every "
+                        f"steps; set train.log_every={cfg.train.checkpoint_every} too, or a larger checkpoint_every")
     if cfg.method.pseudo_k < 0 or cfg.method.pseudo_k > n:
         raise UserError(f"method.pseudo_k={cfg.method.pseudo_k}: give 0 (about one per 100 images, at least k) or "
                         f"2 up to the {n} images")
@@ -393,7 +397,7 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
         (run.path / "metrics.jsonl").unlink(missing_ok=True)
     if resume and run is not None and ckpt is None and main:
         if echo:
-            echo(f"no checkpoint in {run.path} yet (one is saved every {cfg.train.checkpoint_every} steps): "
+            echo(f"no checkpoint in {run.path} yet (one is saved every {cfg.train.checkpoint_interval} steps): "
                  f"starting again from step 0")
         (run.path / "metrics.jsonl").unlink(missing_ok=True)  # the new run writes its own log
     fingerprint = {"images": data.fingerprint(), "n": len(data),
@@ -423,6 +427,8 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
                 raise UserError(f"the known images changed since the run started ({len(saved)} then, {len(known)} now, "
                                 f"or other labels): restore them, or start a new run")
             state.class_labels = known.labels.to(dev)
+        if main:
+            run.trim_log(STAGES, ckpt["stage"], int(ckpt["step"]))
         if echo and main:
             echo(f"resuming {ckpt['stage']} at step {ckpt['step']}")
     if ckpt is None:

@@ -177,8 +177,7 @@ def run_stage(
             if bar is not None:
                 bar.update(done - bar.n)
                 bar.set_postfix(loss=f"{vals[0]:.4g}")
-            if save is not None and (done // cfg.train.log_every) % max(
-                    1, cfg.train.checkpoint_every // cfg.train.log_every) == 0:
+            if save is not None and done % cfg.train.checkpoint_interval == 0:
                 save(name, done, opt)
     if bar is not None:
         bar.close()

@@ -79,6 +79,25 @@ class RunDir:
         with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(rec) + "\n")
 
+    def trim_log(self, stages: tuple[str, ...], stage: str, step: int) -> None:
+        """Drop the metrics.jsonl lines logged after the checkpoint (stage, step) a run resumes from: that
+        stretch is trained again, and its lines kept beside the new ones would read as a zig-zag curve."""
+        path = self.path / "metrics.jsonl"
+        if not path.exists():
+            return
+        at = (stages.index(stage), step)
+        keep = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:  # a line cut short when the run was killed
+                continue
+            if rec.get("stage") in stages and isinstance(rec.get("step"), (int, float)) \
+                    and (stages.index(rec["stage"]), rec["step"]) > at:
+                continue
+            keep.append(line)
+        path.write_text("".join(f"{line}\n" for line in keep), encoding="utf-8")
+
     @property
     def checkpoint_path(self) -> Path:
         return self.path / "checkpoint.pt"
