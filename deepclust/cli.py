@@ -127,6 +127,7 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
             raise UserError(f"'{args.resume}' has no config.yaml: pass the run folder printed by the first run")
         run = RunDir(Path(args.resume))
         cfg = _check_resume(args, load_run_config(run.path), data_name)
+        k_unset = False
     else:
         over: dict = {"method": {}, "data": {"name": data_name}, "train": {}}
         if isinstance(args.k, int):
@@ -164,6 +165,11 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
 
             base = deep_update(base, profile_overrides(method, data_name, profile))
         cfg = make_config(method, config_file=args.config, sets=args.set, overrides=over, base=base)
+        # `fit` on a labelled dataset with k given nowhere (--k, --config, --set): its number of classes, not
+        # the default 10 (COIL-20 has 20); found out by building the settings over a base that says 0
+        k_unset = args.cmd == "fit" and args.k is None and make_config(
+            method, config_file=args.config, sets=args.set, overrides=over,
+            base=deep_update(base, {"method": {"n_clusters": 0}})).method.n_clusters == 0
         if cfg.data.attention != "none" and cfg.data.reframe != "none" and "reframe" in base.get("data", {}):
             # GrabCut takes the image's outer 10 % for background, which the object crop leaves no room for: the
             # folder default gives way to it, unless the user asked for both (then prepare_known says why not).
@@ -181,6 +187,14 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
                 cfg = merge(cfg, {"cluster": {"augment": args.augment}})
         run = None
     d = cfg.data
+    if run is None:  # settings that need no images fail before a folder is decoded (minutes for a large one)
+        from .augment import AUGMENTATIONS
+        from .train.device import resolve_device
+
+        resolve_device(cfg.train.device)
+        for stage in (cfg.pretrain, cfg.cluster):
+            if stage.augment:
+                AUGMENTATIONS.get(stage.augment)
 
     def load():
         return load_dataset(d.name, root=d.root, image_size=d.image_size, channels=d.channels, limit=d.limit,
@@ -196,6 +210,11 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
     from .data.known import prepare_known
 
     cfg, data, known = prepare_known(cfg, data)  # DTC: the labelled known classes, and the images to cluster
+    if run is None and k_unset and data.labels is not None:
+        n_classes = int(data.labels.unique().numel())
+        if n_classes >= 2 and n_classes != cfg.method.n_clusters:
+            cfg = merge(cfg, {"method": {"n_clusters": n_classes}})
+            say(f"k={n_classes}: the number of classes in {data.name} (give --k to choose another)")
     if known is not None:
         if known.skipped and main:
             _print_skipped(known.skipped, "among the known-class images")
@@ -225,7 +244,9 @@ def _train(args, data_name: str, method_default: str, image_size_default: int | 
         if main:
             run = RunDir.create(cfg)
             run.write_config(cfg)
-            run.write_skipped(data.skipped)
+            # the known-class folder's skipped files too, marked as such (they are printed above with the others)
+            run.write_skipped(list(data.skipped) + [(f, f"in the known-class folder: {why}")
+                                                    for f, why in (known.skipped if known is not None else [])])
             if k_estimate is not None:
                 run.write_k_estimate(k_estimate.to_dict())
         run = RunDir(Path(dist.broadcast_object(str(run.path) if run is not None else None)))
@@ -486,6 +507,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # while reading images or before a run started: nothing to save, no traceback
+        print("\ninterrupted", file=sys.stderr)
+        return 130
     except OSError as e:  # a file the run must write or read: permissions, a full disk, a vanished folder
         where = f": {e.filename}" if e.filename else ""
         print(f"error: {e.strerror or e}{where}; check that the folder exists and is writable, or choose "

@@ -192,6 +192,8 @@ def test_transfer_clustering_with_a_known_folder_then_predict(tmp_path):
     assert "Grad-CAM" in html and (run / "gradcam.npz").is_file()
     assert "known classes as probes" in html and est["validation_classes"][0] in html
     assert Path(cfg["data"]["known"]).is_absolute()  # --resume works from any directory
+    listed = (run / "skipped.csv").read_text()  # the known folder's bad files are listed with the run, marked
+    assert "loose.png,in the known-class folder: not in a class subfolder" in listed and "digit0/broken.png" in listed
     rows = {row["file"]: row["cluster"] for row in csv.DictReader(open(run / "assignments.csv"))}
     assert len(rows) == len(list(new.iterdir()))
     # a method named in --config wins over --known's default (dtc), and must be one that learns from them
@@ -214,6 +216,20 @@ def test_fit_builtin_and_resume(tmp_path):
     assert "resuming" in r2.stdout
     clash = cli_here("fit", "--resume", run, "--data", "mnist-test")  # not silently ignored
     assert clash.returncode == 2 and "trains on digits" in clash.stderr and "resume without --data" in clash.stderr
+
+
+def test_fit_on_a_labelled_set_takes_its_number_of_classes_unless_k_is_given(tmp_path):
+    data = ROOT.parent / "shared" / "datasets"
+    if not (data / "COIL20").is_dir():
+        pytest.skip(f"offline datasets not found at {data}")
+    common = ["fit", "--method", "kmeans", "--data", "coil20", "--data-root", data, "--set", "data.image_size=8",
+              "--set", "method.n_init=1", "--no-report", "--quiet", "--out", tmp_path]
+    r = cli(*common)
+    assert r.returncode == 0, r.stderr
+    assert "k=20: the number of classes in coil20" in r.stdout  # not the default 10 on a 20-class set
+    for given in (["--k", "5"], ["--set", "method.n_clusters=5"]):
+        r = cli(*common, *given)
+        assert r.returncode == 0 and "number of classes" not in r.stdout and "k=5" in r.stdout, r.stdout
 
 
 def test_fit_on_a_folder_resumes_from_any_directory(photo_folder, tmp_path):

@@ -304,7 +304,34 @@ def test_folder_loads_good_files_and_lists_bad_ones(messy_folder):
     r, g, b = px("cmyk.jpg")
     assert r > 200 and g < 60 and b < 60
     deep = s.images[s.names.index("deep16.png"), 0]
-    assert int(deep.min()) == 0 and int(deep.max()) == 255  # 16-bit rescaled by min/max
+    assert int(deep.min()) == 4 and int(deep.max()) == 233  # 16-bit by its full range: 1000 / 257, 60000 / 257
+
+
+def test_high_bit_images_read_as_a_viewer_shows_them():
+    """The same picture in 8 and in 16 bits gives the same pixels: a 16-bit image is scaled by its full range,
+    not stretched by its own min/max (which turned a flat white page black and a faint scan high-contrast)."""
+    from deepclust.data.folder import _rescale_high_bit
+
+    def read(arr, mode=None):
+        im = Image.fromarray(arr) if mode is None else Image.fromarray(arr, mode)
+        out = np.asarray(_rescale_high_bit(im))
+        assert out.dtype == np.uint8
+        return out
+
+    white = np.full((8, 8), 65535, np.uint16)
+    assert Image.fromarray(white).mode.startswith("I;16") and (read(white) == 255).all()
+    faint = (np.linspace(100, 150, 64).reshape(8, 8) * 257).astype(np.uint16)
+    assert read(faint).min() == 100 and read(faint).max() == 150
+    as_int = np.linspace(0, 200, 64).reshape(8, 8).astype(np.int32)  # mode I holding 8-bit values
+    assert read(as_int).max() == 200
+    assert read((as_int * 257).astype(np.int32)).max() == 200  # mode I holding 16-bit values
+    unit = np.linspace(0, 1, 64).reshape(8, 8).astype(np.float32)
+    assert read(unit).min() == 0 and read(unit).max() == 255
+    odd = np.linspace(-5, 5, 64).reshape(8, 8).astype(np.float32)  # no known scale: its own min/max
+    assert read(odd).min() == 0 and read(odd).max() == 255
+    nan = unit.copy()
+    nan[0, 0] = np.nan
+    assert read(nan)[0, 0] == 0 and read(nan).max() == 255
 
 
 def test_folder_exif_orientation_and_decompression_bomb(tmp_path, monkeypatch):

@@ -1,5 +1,6 @@
 """Every method fitted on tiny real data; the façade's scikit-learn conventions; resume."""
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -72,9 +73,29 @@ def test_facade_sklearn_conventions(tiny_digits):
     assert np.array_equal(km.transform(dark), km.transform(np.round(dark).astype(np.uint8)))
     assert np.array_equal(m.predict(images[..., None]), m.labels_)  # N×H×W×C, numpy's layout
     for bad, msg in [(images[:0], "0 images"), (images * np.nan, "NaN"), (images - 0.5, "negative"),
-                     ("photos/", "numeric array"), (None, "numeric array")]:
+                     ("photos/", "numeric array"), (None, "numeric array"),
+                     (images * 255, r"fitted on floats in \[0, 1\].*give them in \[0, 1\] too")]:
         with pytest.raises(UserError, match=msg):
             m.predict(bad)
+    # 16-bit arrays by their full range, as the folder loader reads 16-bit files (they were clamped to 0/255);
+    # other values above 255 have no known scale and are refused rather than flattened to white
+    from deepclust.methods.estimator import as_imageset
+
+    u8 = tiny_digits.images.numpy()
+    assert np.array_equal(as_imageset(u8.astype(np.uint16) * 257).images.numpy(), u8)
+    assert np.array_equal(as_imageset(u8.astype(np.int64)).images.numpy(), u8)
+    with pytest.raises(UserError, match="values up to 1020, above 255.*uint16"):
+        as_imageset(u8.astype(np.int64) * 4)
+    rgba = np.zeros((4, 8, 8, 4), np.uint8)
+    with pytest.raises(UserError, match=r"read as RGBA.*X\[\.\.\., :3\]"):
+        as_imageset(rgba)
+    frozen = u8.copy()
+    frozen.flags.writeable = False  # e.g. np.frombuffer: read without torch's warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.array_equal(as_imageset(frozen).images.numpy(), u8)
+    assert isinstance(UserError("x"), ValueError)  # scikit-learn's error type for bad data and parameters
+    assert repr(deepclust.DEC(n_clusters=5, pretrain__epochs=2)) == "DEC(n_clusters=5, pretrain__epochs=2)"
 
 
 def test_impossible_settings_fail_before_training(tiny_digits):
@@ -82,6 +103,8 @@ def test_impossible_settings_fail_before_training(tiny_digits):
         fit(make_config("dec", sets=["method.n_clusters=1"]), tiny_digits)
     with pytest.raises(UserError, match="more than the 200 images"):
         fit(make_config("dec", sets=["method.n_clusters=500"]), tiny_digits)
+    with pytest.raises(UserError, match="only 1 image to cluster: clustering needs at least 2"):  # not "use k=1"
+        fit(make_config("dec", sets=["method.n_clusters=2"]), tiny_digits.subset([0]))
     with pytest.raises(UserError, match="kl_target needs p"):
         fit(make_config("dec", sets=["cluster.refreshers=[kmeans_init]"]), tiny_digits)
     with pytest.raises(UserError, match="unknown loss"):

@@ -89,14 +89,27 @@ def _flatten_alpha(im: Image.Image) -> Image.Image:
 
 
 def _rescale_high_bit(im: Image.Image) -> Image.Image:
-    """16-bit or float → 0–255 by the image's own min/max (its range is unknown a priori)."""
+    """16-bit, 32-bit or float → 0–255 as an image viewer shows it, so the same picture saved in 8 and in 16
+    bits gives the same pixels (a flat white stays white, a low-contrast scan stays low-contrast):
+    16-bit by its full range (÷ 257); 32-bit integers likewise when they hold 16-bit values, as they are
+    as 8-bit when they hold nothing above 255; floats in [0, 1] × 255, in [0, 255] as they are. Only values
+    outside those ranges (or negative) have no known scale, and are stretched from the image's own min/max."""
     arr = np.asarray(im, dtype=np.float64)
     finite = np.isfinite(arr)
-    out = np.zeros(arr.shape, dtype=np.float64)
-    if finite.any():
-        lo, hi = arr[finite].min(), arr[finite].max()
-        if hi > lo:
-            out = np.where(finite, (arr - lo) * (255.0 / (hi - lo)), 0.0)
+    if not finite.any():
+        return Image.fromarray(np.zeros(arr.shape, dtype=np.uint8))
+    lo, hi = arr[finite].min(), arr[finite].max()
+    if im.mode.startswith("I;16"):
+        scale, lo = 255.0 / 65535.0, 0.0
+    elif lo >= 0 and im.mode == "F" and hi <= 1.0:
+        scale, lo = 255.0, 0.0
+    elif lo >= 0 and hi <= 255.0:
+        scale, lo = 1.0, 0.0
+    elif lo >= 0 and im.mode == "I" and hi <= 65535.0:
+        scale, lo = 255.0 / 65535.0, 0.0
+    else:
+        scale = 255.0 / (hi - lo)
+    out = np.where(finite, (arr - lo) * scale, 0.0)
     return Image.fromarray(np.rint(out).clip(0, 255).astype(np.uint8))
 
 

@@ -38,6 +38,8 @@ def as_imageset(X: Any, scale: float | None = None) -> ImageSet:
             raise UserError(f"images must be a numeric array (N×H×W, N×C×H×W or N×H×W×C), got {type(X).__name__}"
                             + ("" if arr.dtype == object else f" of {arr.dtype}") + "; for a folder of files use "
                             "deepclust.data.load_folder(path)")
+        if not arr.flags.writeable:  # torch would warn at length; the copy is made below (uint8) in most cases anyway
+            arr = arr.copy()
         X = torch.as_tensor(arr)
     t = X
     if t.dim() == 2:
@@ -48,16 +50,31 @@ def as_imageset(X: Any, scale: float | None = None) -> ImageSet:
         raise UserError(f"images must be N×H×W, N×C×H×W, N×H×W×C or N×D, got shape {tuple(t.shape)}")
     elif t.shape[1] not in (1, 3) and t.shape[-1] in (1, 3):
         t = t.permute(0, 3, 1, 2)  # N×H×W×C, as numpy and PIL lay images out
+    if t.shape[1] not in (1, 3):
+        c = int(t.shape[-1]) if t.shape[-1] in (2, 4) else int(t.shape[1])
+        what = {2: "grey + alpha", 4: "RGBA (or CMYK)"}.get(c, "neither grey nor RGB (1 or 3 channels, first or last)")
+        raise UserError(f"images of shape {tuple(X.shape)} read as {what}: give grey (N×H×W) or RGB (N×H×W×3 or "
+                        f"N×3×H×W) images, e.g. X[..., :3] for RGBA, or composite the alpha onto a background")
     if len(t) == 0:
         raise UserError("no images: the array holds 0 images")
     if t.dtype != torch.uint8:
+        kind = "16-bit" if t.dtype == torch.uint16 else "float" if t.is_floating_point() else "integer"
         t = t.float()
         if not bool(torch.isfinite(t).all()):
             raise UserError("the images hold NaN or infinite values: replace them before clustering")
         if float(t.min()) < 0:
             raise UserError(f"the images hold negative values (minimum {float(t.min()):.3g}): give intensities in "
                             f"[0, 1] or [0, 255], not standardised data")
-        t = t * (scale or float_scale(t) or 1.0)
+        if kind == "16-bit":  # by the full range, as the folder loader reads 16-bit files
+            t = t * (255.0 / 65535.0)
+        elif kind == "float":
+            t = t * (scale or float_scale(t) or 1.0)
+        if float(t.max()) > 255.5 and kind == "float" and scale == 255.0:
+            raise UserError(f"the images hold values up to {float(t.max()) / 255:.6g}: the model was fitted on "
+                            f"floats in [0, 1], and new images are read the same way; give them in [0, 1] too")
+        if float(t.max()) > 255.5:  # clamping would silently flatten every brighter pixel to white
+            raise UserError(f"the images hold values up to {float(t.max()):.6g}, above 255: give intensities in "
+                            f"[0, 255] (or floats in [0, 1]); 16-bit images as a uint16 array")
         t = t.round().clamp(0, 255).to(torch.uint8)
     names = [f"{i:06d}" for i in range(len(t))]
     return ImageSet(images=t.contiguous(), labels=None, names=names, name="array")
@@ -202,6 +219,12 @@ class Clusterer:
         own = {"method": self.method_name} if type(self) is Clusterer else {}
         return {**own, "n_clusters": self.n_clusters, "seed": self.seed,
                 "device": self.device, "verbose": self.verbose, **self.settings}
+
+    def __repr__(self) -> str:
+        """Like scikit-learn's: the class and the parameters that differ from their defaults."""
+        defaults = {"n_clusters": 10, "seed": 0, "device": "auto", "verbose": False}
+        shown = [f"{k}={v!r}" for k, v in self.get_params().items() if k not in defaults or defaults[k] != v]
+        return f"{type(self).__name__}({', '.join(shown)})"
 
     def set_params(self, **params) -> "Clusterer":
         for k, v in params.items():

@@ -136,10 +136,13 @@ def validate(cfg: RunConfig, data: ImageSet, known: ImageSet | None = None) -> N
         if min(cfg.pretrain.batch_size, len(known)) < dist.world_size():
             raise UserError(f"{len(known)} known images cannot be split over {dist.world_size()} processes: "
                             f"give more known images, or start fewer processes")
+    if n < 2:
+        raise UserError(f"only {n} image{'s' if n != 1 else ''} to cluster: clustering needs at least 2 (and one "
+                        f"per cluster); add images")
     if k < 2:
-        raise UserError(f"k={k}: ask for at least 2 clusters (--k 2 or more)")
+        raise UserError(f"k={k}: ask for at least 2 clusters (--k 2 or more; n_clusters=2 or more in Python)")
     if k > n:
-        raise UserError(f"k={k} is more than the {n} images: use --k {n} or fewer")
+        raise UserError(f"k={k} is more than the {n} images: use --k {n} or fewer (n_clusters in Python)")
     if cfg.train.compile not in COMPILE_MODES:
         raise UserError(f"train.compile must be one of {', '.join(COMPILE_MODES)}, got '{cfg.train.compile}'")
     for sname in STAGES:

@@ -177,7 +177,8 @@ def run_stage(
             if bar is not None:
                 bar.update(done - bar.n)
                 bar.set_postfix(loss=f"{vals[0]:.4g}")
-            if save is not None and done % cfg.train.checkpoint_interval == 0:
+            # and at the stage's last step: an interrupted clustering then resumes after the pretraining
+            if save is not None and (done % cfg.train.checkpoint_interval == 0 or done == total):
                 save(name, done, opt)
     if bar is not None:
         bar.close()
