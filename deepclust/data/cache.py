@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 # Bump when the decoded layout or the decoding itself changes, so old entries miss.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: 16-bit and float images by their full range, not their own min/max (2026-12-08)
 
 
 def cache_dir() -> Path:
