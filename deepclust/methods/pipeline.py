@@ -62,9 +62,9 @@ def _check_min_update_steps(sname: str, stage: StageConfig) -> None:
     if stage.update_interval > 0:
         return  # an explicit interval wins (DeepCluster's recipe sets 40, a user's --set update_interval=N overrides it)
 
-    def reads_it(c) -> bool:  # built by PeriodicRefresher.from_stage, which passes the setting on
-        return isinstance(c, type) and issubclass(c, PeriodicRefresher) and \
-            c.from_stage.__func__ is PeriodicRefresher.from_stage.__func__
+    def reads_it(c) -> bool:  # built by PeriodicRefresher.from_stage, which passes the setting on, or says it reads it
+        return isinstance(c, type) and (getattr(c, "reads_min_update_steps", False) or (
+            issubclass(c, PeriodicRefresher) and c.from_stage.__func__ is PeriodicRefresher.from_stage.__func__))
 
     names = [r for r in stage.refreshers if isinstance(r, str)]
     if len(names) == len(stage.refreshers) and not any(reads_it(REFRESHERS.get(r)) for r in names):

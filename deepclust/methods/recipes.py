@@ -159,13 +159,14 @@ _DTC_SUPERVISED = {"epochs": 10, "batch_size": 128, "optim": {"name": "adam", "l
 _DTC_CLUSTER = {"epochs": 100, "max_steps": None, "batch_size": 128,
                 "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9, "weight_decay": 1e-5},
                 "losses": {"kl_target": 1.0}, "refreshers": ["pca_init", "kmeans_init", "target"],
-                "update_interval": 0, "tol": 0.0}
+                "update_interval": 0, "min_update_steps": 20, "tol": 0.0}
 _register("dtc-baseline", "DTC-Baseline (Han et al. 2019): learn known classes, then DEC on the PCA of their features", {
     "encoder": {"name": "dtc_cnn", "filters": (32, 64, 128), "hidden": (512,), "dropout": 0.0},
     "pretrain": _DTC_SUPERVISED,
     "cluster": _DTC_CLUSTER,
     "note": "The reference trains a ResNet-18 classifier with SGD; a small VGG-style CNN with Adam here, so a run "
-            "takes minutes on a CPU. Target refreshed every epoch (reference: 5). Clustering SGD lr 0.01 on a loss "
+            "takes minutes on a CPU. Target refreshed every epoch, but at least 20 steps apart on "
+            "small sets (reference: every 5 epochs). Clustering SGD lr 0.01 on a loss "
             "averaged over N (the reference's 0.05 on one averaged over N x K, for its K = 5).",
 })
 _register("dtc", "DTC-PI (Han et al. 2019): DTC-Baseline plus consistency between each image and a transformed copy", {

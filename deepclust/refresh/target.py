@@ -6,32 +6,32 @@ import torch
 from ..metrics import evaluate
 from ..objectives.kl_target import target_distribution
 from ..registry import REFRESHERS
-from .base import Context, Refresher
+from .base import Context, PeriodicRefresher
 
 
 @REFRESHERS.register("target")
-class TargetRefresher(Refresher):
-    """Every `stage.update_interval` steps (0: once per epoch): q for all images, p = target(q), hard labels = argmax q.
+class TargetRefresher(PeriodicRefresher):
+    """Every `stage.update_interval` steps (0: once per epoch, or every ceil(`stage.min_update_steps` / steps
+    per epoch) epochs where epochs are shorter than that): q for all images, p = target(q), hard labels = argmax q.
     After the first refresh, a change of fewer than `stage.tol` of the labels ends the stage
     (DEC's convergence rule; DCEC's "0.1%")."""
 
     provides = frozenset({"p"})
     needs = frozenset({"head_init"})
+    reads_min_update_steps = True  # pipeline._check_min_update_steps
 
     def __init__(self, update_interval: int, tol: float):
-        self.update_interval = int(update_interval)
+        super().__init__(update_interval)
         self.tol = tol
-
-    def setup(self, steps_per_epoch: int, total_steps: int) -> None:
-        if self.update_interval <= 0:
-            self.update_interval = steps_per_epoch
 
     @classmethod
     def from_stage(cls, stage):
-        return cls(stage.update_interval, stage.tol)
-
-    def due(self, step: int) -> bool:
-        return step % max(1, self.update_interval) == 0
+        # PeriodicRefresher's rule for update_interval 0 (setup): a 216-image folder's epoch is 1 step, and a
+        # target refreshed after every step chases its own last step (DEC holds it 140 steps, the DTC reference
+        # 5 epochs)
+        obj = cls(stage.update_interval, stage.tol)
+        obj.min_update_steps = int(stage.min_update_steps)
+        return obj
 
     @torch.no_grad()
     def __call__(self, ctx: Context):
