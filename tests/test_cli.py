@@ -291,7 +291,6 @@ BAD_INPUT = [
     (["cluster", "{photos}", "--set", "pretrain.epochs=.inf"], "finite"),
     (["cluster", "{photos}", "--set", "method.n_init=0"], "method.n_init"),
     (["cluster", "{photos}", "--set", "train.checkpoint_every=0"], "train.checkpoint_every"),
-    (["cluster", "{photos}", "--set", "train.checkpoint_every=20"], "set train.log_every=20 too"),
     (["predict", "{missing}", "{photos}"], "(config.yaml missing)"),
     (["cluster", "{photos}", "--set", "cluster.losses.kl_target=-1"], "cluster.losses.kl_target must be a weight"),
     (["cluster", "{photos}", "--set", "pretrain.losses.recon=.nan"], "pretrain.losses.recon must be a weight"),

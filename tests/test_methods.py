@@ -84,6 +84,7 @@ def test_facade_sklearn_conventions(tiny_digits):
     u8 = tiny_digits.images.numpy()
     assert np.array_equal(as_imageset(u8.astype(np.uint16) * 257).images.numpy(), u8)
     assert np.array_equal(as_imageset(u8.astype(np.int64)).images.numpy(), u8)
+    assert np.array_equal(as_imageset(u8.astype(np.uint16)).images.numpy(), u8)  # 8-bit values in a uint16 array
     with pytest.raises(UserError, match="values up to 1020, above 255.*uint16"):
         as_imageset(u8.astype(np.int64) * 4)
     rgba = np.zeros((4, 8, 8, 4), np.uint8)
@@ -137,7 +138,8 @@ def test_resume_continues_from_checkpoint(tiny_digits, tmp_path, fast_sets, dyin
     """A run killed mid-way resumes from its checkpoint and ends where an uninterrupted run ends."""
     from deepclust.train.rundir import RunDir
 
-    cfg = make_config("idec", sets=fast_sets(**{"cluster.max_steps": 16, "cluster.tol": 0}))
+    # a target every 4 steps: one falls on the checkpoint's step
+    cfg = make_config("idec", sets=fast_sets(**{"cluster.max_steps": 16, "cluster.tol": 0, "cluster.update_interval": 4}))
     full = fit(cfg, tiny_digits)
 
     run = dying_run(tmp_path / "r", step=8, stage="cluster")
@@ -161,6 +163,9 @@ def test_resume_continues_from_checkpoint(tiny_digits, tmp_path, fast_sets, dyin
         steps = [r["step"] for r in recs if r.get("stage") == stage and "loss" in r]
         assert steps == sorted(set(steps)) and steps, (stage, steps)
     assert all(r.get("loss") != 9.0 for r in recs)
+    # a refresh at the checkpoint's step runs again on resuming: its line, logged before, is not kept twice
+    events = [(r["stage"], r["step"], r["event"]) for r in recs if "event" in r]
+    assert ("cluster", 4, "target") in events and len(events) == len(set(events)), events
     # the wall time counts the killed session too (it once said "time 0.0 s" on resuming a finished run)
     assert resumed.wall_s >= ck["elapsed_s"] + 0.9 * (time.perf_counter() - t0) - 0.01
 
@@ -180,8 +185,14 @@ def test_resume_refuses_images_that_changed(tiny_digits, tmp_path, fast_sets, dy
     swapped = tiny_digits.subset([1, 0, *range(2, n)])
     with pytest.raises(UserError, match="same number .* but other, renamed or reordered images"):
         fit(cfg, swapped, run=RunDir(run.path), resume=True)
-    res = fit(cfg, tiny_digits, run=RunDir(run.path), resume=True)  # the same images: it goes on
-    assert res.labels.shape == (n,)
+    # the same names read as other pixels (a file replaced in place, a new decoder): resumed, with a warning
+    from deepclust.data.imageset import ImageSet
+
+    brighter = ImageSet(images=(tiny_digits.images // 2 * 2).contiguous(), labels=tiny_digits.labels,
+                        names=tiny_digits.names, name=tiny_digits.name)
+    said = []
+    res = fit(cfg, brighter, run=RunDir(run.path), resume=True, echo=said.append)
+    assert res.labels.shape == (n,) and any("read as other pixels" in m for m in said), said
 
 
 def test_augmentation_settings_fail_before_training(tiny_digits):

@@ -75,14 +75,16 @@ class ImageSet:
         _, c, h, w = self.images.shape
         return int(c), int(h), int(w)
 
-    def fingerprint(self) -> str:
-        """A hash of the pixels, their shape and the names, in order: equal for the same images read again,
-        different when one was added, removed, replaced or reordered (a checkpoint's per-image state, e.g.
-        DEC's target or DeepCluster's pseudo-labels, fits only the images it was computed on)."""
+    def fingerprint(self, pixels: bool = True) -> str:
+        """A hash of the names, in order, and the images' shape, and with `pixels` of the pixels too: equal for the
+        same images read again, different when one was added, removed, renamed or reordered (and, with
+        `pixels`, replaced). A checkpoint's per-image state (e.g. DEC's target, DeepCluster's pseudo-labels)
+        fits only the images it was computed on."""
         h = hashlib.blake2b(digest_size=16)
         h.update(repr(tuple(self.images.shape)).encode())
-        h.update(self.images.numpy().data)
         h.update("\0".join(self.names).encode("utf-8", "surrogatepass"))
+        if pixels:
+            h.update(self.images.numpy().data)
         return h.hexdigest()
 
     def subset(self, indices: Sequence[int] | np.ndarray | torch.Tensor | slice) -> ImageSet:

@@ -65,8 +65,8 @@ def as_imageset(X: Any, scale: float | None = None) -> ImageSet:
         if float(t.min()) < 0:
             raise UserError(f"the images hold negative values (minimum {float(t.min()):.3g}): give intensities in "
                             f"[0, 1] or [0, 255], not standardised data")
-        if kind == "16-bit":  # by the full range, as the folder loader reads 16-bit files
-            t = t * (255.0 / 65535.0)
+        if kind == "16-bit" and float(t.max()) > 255:  # by the full range, as the folder loader reads 16-bit files
+            t = t * (255.0 / 65535.0)  # (a uint16 array holding nothing above 255 holds 8-bit values, read as such)
         elif kind == "float":
             t = t * (scale or float_scale(t) or 1.0)
         if float(t.max()) > 255.5 and kind == "float" and scale == 255.0:

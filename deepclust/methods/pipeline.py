@@ -53,6 +53,25 @@ def load_run_config(run_path: str | Path) -> RunConfig:
     return from_dict(load_yaml(Path(run_path) / "config.yaml"))
 
 
+def _check_same_images(saved: dict | None, now: dict, data: ImageSet, path: Path, echo) -> None:
+    """A checkpoint's per-image state (DEC's target, DeepCluster's pseudo-labels) fits the images it was computed
+    on, in their order: other names, order, count or shape are refused; the same names read as other pixels
+    (a file replaced in place, or a new decoder or library version) resume with a warning."""
+    if saved is None or "names" not in saved:  # written before 2026-12-08
+        return
+    if saved["names"] != now["names"]:
+        change = (f"{saved['n']} images then, {now['n']} now" if saved["n"] != now["n"]
+                  else f"the same number ({now['n']}) but other, renamed or reordered images")
+        raise UserError(f"the images changed since the run in {path} started ({change}); its checkpoint holds "
+                        f"per-image state for the old ones: restore them, or start a new run (without --resume)")
+    if saved.get("known") not in (None, now["known"]):
+        raise UserError(f"the known images changed since the run in {path} started: restore them, or start a new "
+                        f"run (without --resume)")
+    if saved["images"] != now["images"] and echo:
+        echo(f"warning: some of the {len(data)} images read as other pixels than when the run started (a file "
+             f"replaced under the same name, or a new decoder); resuming with them")
+
+
 def _check_min_update_steps(sname: str, stage: StageConfig) -> None:
     """min_update_steps stretches a once-an-epoch refresher's interval (update_interval 0); a stage where no
     refresher reads it is refused, rather than the setting doing nothing."""
@@ -252,10 +271,6 @@ def validate(cfg: RunConfig, data: ImageSet, known: ImageSet | None = None) -> N
     for key in ("log_every", "checkpoint_every", "eval_max"):
         if getattr(cfg.train, key) < 1:
             raise UserError(f"train.{key} must be at least 1, got {getattr(cfg.train, key)}")
-    if cfg.train.checkpoint_every < cfg.train.log_every:
-        raise UserError(f"train.checkpoint_every={cfg.train.checkpoint_every} is less than train.log_every="
-                        f"{cfg.train.log_every}: a checkpoint is written where the loss is checked, every log_every "
-                        f"steps; set train.log_every={cfg.train.checkpoint_every} too, or a larger checkpoint_every")
     if cfg.method.pseudo_k < 0 or cfg.method.pseudo_k > n:
         raise UserError(f"method.pseudo_k={cfg.method.pseudo_k}: give 0 (about one per 100 images, at least k) or "
                         f"2 up to the {n} images")
@@ -308,6 +323,8 @@ def validate(cfg: RunConfig, data: ImageSet, known: ImageSet | None = None) -> N
                 raise UserError(f"{sname}.optim.momentum must be in [0, 1) for sgd, got {o.momentum}")
             try:
                 make_optimizer(stage.optim, params, torch.device("cpu"))
+            except UserError:
+                raise
             except ValueError as e:  # torch's own checks, e.g. a negative learning rate
                 raise UserError(f"{sname}.optim: {e}") from None
 
@@ -403,19 +420,12 @@ def fit(cfg: RunConfig, data: ImageSet, run: RunDir | None = None, resume: bool 
             echo(f"no checkpoint in {run.path} yet (one is saved every {cfg.train.checkpoint_interval} steps): "
                  f"starting again from step 0")
         (run.path / "metrics.jsonl").unlink(missing_ok=True)  # the new run writes its own log
-    fingerprint = {"images": data.fingerprint(), "n": len(data),
-                   "known": known.fingerprint() if known is not None else None}
+    fingerprint = None
+    if run is not None:
+        fingerprint = {"names": data.fingerprint(pixels=False), "images": data.fingerprint(), "n": len(data),
+                       "known": known.fingerprint(pixels=False) if known is not None else None}
     if ckpt is not None:
-        saved_fp = ckpt.get("data")  # absent in checkpoints written before 2026-12-08
-        if saved_fp is not None and saved_fp["images"] != fingerprint["images"]:
-            change = (f"{saved_fp['n']} images then, {len(data)} now" if saved_fp["n"] != len(data)
-                      else f"the same number ({len(data)}) but other, renamed or reordered images")
-            raise UserError(f"the images changed since the run in {run.path} started ({change}); its checkpoint "
-                            f"holds per-image state for the old ones: restore them, or start a new run (without "
-                            f"--resume)")
-        if saved_fp is not None and saved_fp.get("known") != fingerprint["known"]:
-            raise UserError(f"the known images changed since the run in {run.path} started: restore them, or start "
-                            f"a new run (without --resume)")
+        _check_same_images(ckpt.get("data"), fingerprint, data, run.path, echo if main else None)
         try:
             model.load_state_dict(ckpt["model"])
         except RuntimeError:

@@ -24,8 +24,8 @@ from .base import Context, PeriodicRefresher, Refresher
 @torch.no_grad()
 def refit_batchnorm(model, images: torch.Tensor, batch_size: int) -> int:
     """Re-estimate the running mean and variance of every batch-norm layer of `model.ae` (DTCNet: its trunk) on `images`
-    (uint8, N×C×H×W): the running statistics are reset and accumulated as an exact average over batches of
-    `batch_size` in training mode, no gradients, nothing else in training mode (dropout off). Returns the
+    (uint8, N×C×H×W): the running statistics are reset and accumulated as the average over batches of
+    `batch_size` of each batch's statistics (momentum None, as torch.optim.swa_utils.update_bn), in training mode, no gradients, nothing else in training mode (dropout off). Returns the
     number of layers refitted.
 
     Why: the clustering stage trains in training mode, where batch norm uses the statistics of each batch

@@ -81,20 +81,26 @@ class RunDir:
 
     def trim_log(self, stages: tuple[str, ...], stage: str, step: int) -> None:
         """Drop the metrics.jsonl lines logged after the checkpoint (stage, step) a run resumes from: that
-        stretch is trained again, and its lines kept beside the new ones would read as a zig-zag curve."""
+        stretch is trained again, and its lines kept beside the new ones would read as a zig-zag curve. A loss
+        line's step is the steps done (the checkpoint's own is kept); a refresher's line is logged before the
+        step it names is trained, and the resumed run refreshes at the checkpoint's step again, so those go from
+        it on; the end-of-run lines (stage "result") are written again at the end."""
         path = self.path / "metrics.jsonl"
         if not path.exists():
             return
-        at = (stages.index(stage), step)
+        at = stages.index(stage)
         keep = []
         for line in path.read_text(encoding="utf-8").splitlines():
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError:  # a line cut short when the run was killed
                 continue
-            if rec.get("stage") in stages and isinstance(rec.get("step"), (int, float)) \
-                    and (stages.index(rec["stage"]), rec["step"]) > at:
+            if not isinstance(rec, dict) or rec.get("stage") == "result":
                 continue
+            if rec.get("stage") in stages and isinstance(rec.get("step"), (int, float)):
+                where = stages.index(rec["stage"])
+                if where > at or (where == at and (rec["step"] > step or (rec["step"] == step and "loss" not in rec))):
+                    continue
             keep.append(line)
         path.write_text("".join(f"{line}\n" for line in keep), encoding="utf-8")
 
