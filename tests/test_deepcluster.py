@@ -8,6 +8,7 @@ import torch
 from deepclust.cluster.whiten import fit_whitening, whiten_l2
 from deepclust.errors import UserError
 from deepclust.methods import fit, make_config
+from deepclust.methods.pipeline import validate
 from deepclust.objectives import Batch, ClusterState
 from deepclust.objectives.pseudo_label import PseudoLabelLoss
 from deepclust.refresh.pseudo_labels import balanced_order
@@ -277,8 +278,10 @@ def test_short_epochs_reassign_every_few_epochs_with_min_update_steps(tmp_path, 
     r = PeriodicRefresher.from_stage(small("cluster.min_update_steps=40", "cluster.update_interval=5").cluster)
     r.setup(2, 100)
     assert r.update_interval == 5
-    with pytest.raises(UserError, match="none of cluster.refreshers.*deepcluster"):
-        fit(make_config("dec", sets=["cluster.min_update_steps=10", "cluster.update_interval=0"]), data)  # DEC's target: own rule
+    with pytest.raises(UserError, match="none of cluster.refreshers.*deepcluster.*target"):
+        fit(make_config("dcn", sets=["cluster.min_update_steps=10", "cluster.update_interval=0"]), data)  # DCN's updates: per batch
+    # DEC's target reads it too (since 2026-12-08: DTC's target on 1-step epochs)
+    validate(make_config("dec", sets=["cluster.min_update_steps=10", "cluster.update_interval=0"]), data)
     with pytest.warns(UserWarning, match="leaves one refresh"):
         r = PeriodicRefresher(0)
         r.min_update_steps = 100
