@@ -338,10 +338,11 @@ def _check_resume(args, cfg, data_name: str | None):
                             f"{how} --resume {args.resume}")
         return cfg
     given = args.folder if args.cmd == "cluster" else f"--data {args.data}"
+    without = "a folder" if args.cmd == "cluster" else "--data"
     if builtin or data_name.strip().lower() in DATASETS:
         if data_name.strip().lower() != saved_name.strip().lower():
             raise UserError(f"{given}: the run in {args.resume} trains on {saved_name}; resume without "
-                            f"{'a folder' if args.cmd == 'cluster' else '--data'}, or start a new run")
+                            f"{without}, or start a new run")
         return cfg
     saved = Path(saved_name)
     if saved.is_absolute() and saved != Path(data_name):
@@ -349,7 +350,7 @@ def _check_resume(args, cfg, data_name: str | None):
             print(f"the run's folder {saved} no longer exists: reading {data_name}", file=sys.stderr)
             return merge(cfg, {"data": {"name": data_name}})
         raise UserError(f"{given}: the run in {args.resume} clusters {saved}; resume without "
-                        f"{'a folder' if args.cmd == 'cluster' else '--data'}, or start a new run")
+                        f"{without}, or start a new run")
     if not saved.is_absolute():  # a run folder written before folders were stored as absolute paths
         return merge(cfg, {"data": {"name": data_name}})
     return cfg
